@@ -1,0 +1,53 @@
+//! The in-process bus: a tokio broadcast channel, for a single server instance.
+
+use super::{Bus, GroupVersion};
+use tokio::sync::broadcast;
+
+/// Announcements within one process.
+#[derive(Debug)]
+pub struct LocalBus {
+    sender: broadcast::Sender<GroupVersion>,
+}
+
+impl LocalBus {
+    /// A bus whose receivers may lag `capacity` messages before they miss some.
+    pub fn new(capacity: usize) -> Self {
+        let (sender, _) = broadcast::channel(capacity.max(1));
+        LocalBus { sender }
+    }
+}
+
+impl Default for LocalBus {
+    fn default() -> Self {
+        Self::new(4096)
+    }
+}
+
+impl Bus for LocalBus {
+    fn publish(&self, event: GroupVersion) {
+        // No receiver is fine: nobody is streaming right now.
+        let _ = self.sender.send(event);
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<GroupVersion> {
+        self.sender.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids::GroupId;
+
+    #[tokio::test]
+    async fn subscribers_receive_later_announcements() {
+        let bus = LocalBus::new(8);
+        let mut rx = bus.subscribe();
+        let event = GroupVersion {
+            group: GroupId::random(),
+            version: 3,
+        };
+        bus.publish(event);
+        assert_eq!(rx.recv().await.ok(), Some(event));
+    }
+}

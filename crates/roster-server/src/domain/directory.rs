@@ -1,0 +1,334 @@
+//! The directory and the sync engine: what one member sees of one group, whole or as the
+//! changes since a cursor.
+//!
+//! [`visible_card`] is the only place where the share policy and membership states decide
+//! what of a card reaches a viewer. Every door — JSON, WebSocket, CardDAV — reads through
+//! [`Roster::directory`] and [`Roster::changes`].
+
+use super::account::Caller;
+use super::error::{Error, Result};
+use super::ids::{AccountId, GroupId};
+use super::model::{DirectorySearch, MemberCard, Membership};
+use super::{Roster, phone};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use roster_proto::api::{CardView, MembershipState};
+use uuid::Uuid;
+
+/// Default directory page size.
+pub const DEFAULT_PAGE: u32 = 100;
+/// Largest directory page.
+pub const MAX_PAGE: u32 = 1000;
+/// Most change-log entries read for one answer.
+pub const CHANGES_BATCH: u32 = 1000;
+
+/// What of `subject`'s card `viewer` may see: nothing unless both are active members of the
+/// group and they are different people; then the fields the subject's share policy grants.
+pub fn visible_card(viewer: &Membership, subject: &MemberCard) -> Option<CardView> {
+    if !viewer.is_active() || subject.state != MembershipState::Active || subject.account_id == viewer.account_id {
+        return None;
+    }
+    subject.card.as_ref()?.view(subject.share)
+}
+
+/// One page of a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Visible cards, by account id.
+    pub entries: Vec<(AccountId, CardView)>,
+    /// Where the next page starts, if there is one.
+    pub next: Option<AccountId>,
+    /// The group's version before the page was read.
+    pub version: i64,
+}
+
+/// A member's card as the sync engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delta {
+    /// The subject's current visible card.
+    Upsert(AccountId, CardView),
+    /// The subject is no longer visible.
+    Remove(AccountId),
+}
+
+/// The answer to "changes of group G since cursor C".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// Drop the group's cards and read the whole directory: the log no longer reaches `since`.
+    pub resync: bool,
+    /// Distinct subjects changed, in the order of their latest change.
+    pub deltas: Vec<Delta>,
+    /// The version these deltas bring the caller to.
+    pub cursor: i64,
+    /// More changes follow after `cursor`.
+    pub more: bool,
+}
+
+/// Encodes a directory page cursor.
+pub fn encode_cursor(after: AccountId) -> String {
+    URL_SAFE_NO_PAD.encode(after.0.as_bytes())
+}
+
+/// Decodes a directory page cursor.
+pub fn decode_cursor(cursor: &str) -> Result<AccountId> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| Uuid::from_slice(&bytes).ok())
+        .map(AccountId)
+        .ok_or_else(|| Error::invalid("cursor", "not a cursor from a previous page"))
+}
+
+fn search_filter(text: Option<&str>) -> Result<DirectorySearch> {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(DirectorySearch::All);
+    };
+    if text.chars().count() > 100 {
+        return Err(Error::invalid("q", "at most 100 characters"));
+    }
+    Ok(match phone::search_prefix(text) {
+        Some(digits) => DirectorySearch::PhonePrefix(digits),
+        None => DirectorySearch::Name(text.to_lowercase()),
+    })
+}
+
+/// Whether a visible card matches the search on what the viewer can see.
+fn matches(search: &DirectorySearch, card: &CardView) -> bool {
+    match search {
+        DirectorySearch::All => true,
+        DirectorySearch::Name(text) => {
+            let name = card.formatted_name.as_deref().unwrap_or_default().to_lowercase();
+            let parts = card
+                .name
+                .as_ref()
+                .map(|n| format!("{} {} {}", n.given, n.family, n.additional).to_lowercase())
+                .unwrap_or_default();
+            name.contains(text.as_str()) || parts.contains(text.as_str())
+        }
+        DirectorySearch::PhonePrefix(digits) => card.phones.iter().any(|p| {
+            super::phone::E164::from_stored(p.number.clone())
+                .search_keys()
+                .iter()
+                .any(|k| k.starts_with(digits.as_str()))
+        }),
+    }
+}
+
+impl Roster {
+    /// A page of the caller's directory of a group, optionally searched by name or phone
+    /// prefix (only on fields the caller may see).
+    pub async fn directory(
+        &self,
+        caller: &Caller,
+        group: GroupId,
+        cursor: Option<&str>,
+        limit: Option<u32>,
+        query: Option<&str>,
+    ) -> Result<Page> {
+        let viewer = self.active_membership(caller, group).await?;
+        self.limits.read(caller.account.id)?;
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(Error::invalid("limit", format!("1 to {MAX_PAGE}")));
+        }
+        let mut after = cursor.map(decode_cursor).transpose()?;
+        let search = search_filter(query)?;
+        let version = self.store.group(group).await?.ok_or(Error::NotFound("group"))?.version;
+        let mut entries = Vec::new();
+        // Members without a visible card (or matching only on hidden fields) are skipped, so
+        // read on until the page is full or the group is exhausted.
+        loop {
+            let batch = self
+                .store
+                .directory_page(group, caller.account.id, after, limit, &search)
+                .await?;
+            let exhausted = batch.len() < limit as usize;
+            for subject in &batch {
+                after = Some(subject.account_id);
+                if let Some(card) = visible_card(&viewer, subject).filter(|c| matches(&search, c)) {
+                    entries.push((subject.account_id, card));
+                    if entries.len() == limit as usize {
+                        break;
+                    }
+                }
+            }
+            if exhausted {
+                return Ok(Page {
+                    entries,
+                    next: None,
+                    version,
+                });
+            }
+            if entries.len() == limit as usize {
+                return Ok(Page { entries, next: after, version });
+            }
+        }
+    }
+
+    /// The caller's changes of a group since a cursor: each subject changed after `since`
+    /// once, in its current visible state. Cost grows with the changes, not the group.
+    pub async fn changes(&self, caller: &Caller, group: GroupId, since: i64) -> Result<Changes> {
+        let viewer = self.active_membership(caller, group).await?;
+        self.limits.read(caller.account.id)?;
+        self.changes_for(&viewer, since).await
+    }
+
+    /// The sync engine for an already authorised viewer membership.
+    pub(crate) async fn changes_for(&self, viewer: &Membership, since: i64) -> Result<Changes> {
+        if since < 0 {
+            return Err(Error::invalid("since", "a version, 0 or more"));
+        }
+        let group = self.store.group(viewer.group_id).await?.ok_or(Error::NotFound("group"))?;
+        if since < group.floor || since > group.version {
+            return Ok(Changes {
+                resync: true,
+                deltas: Vec::new(),
+                cursor: group.version,
+                more: false,
+            });
+        }
+        let log = self.store.changes_since(group.id, since, CHANGES_BATCH).await?;
+        let more = log.len() == CHANGES_BATCH as usize;
+        let cursor = log.last().map_or(since, |c| c.version);
+        // Each subject once, at the position of its latest change.
+        let mut subjects: Vec<AccountId> = Vec::new();
+        for change in log.iter().rev() {
+            if change.subject != viewer.account_id && !subjects.contains(&change.subject) {
+                subjects.push(change.subject);
+            }
+        }
+        subjects.reverse();
+        let cards = self.store.member_cards(group.id, &subjects).await?;
+        let deltas = subjects
+            .into_iter()
+            .map(|subject| {
+                cards
+                    .iter()
+                    .find(|c| c.account_id == subject)
+                    .and_then(|c| visible_card(viewer, c))
+                    .map_or(Delta::Remove(subject), |card| Delta::Upsert(subject, card))
+            })
+            .collect();
+        Ok(Changes {
+            resync: false,
+            deltas,
+            cursor,
+            more,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::card::{Card, CardRules};
+    use crate::domain::share_policy::ShareFields;
+    use roster_proto::api::{CardField, CardInput, PhoneInput, Role};
+
+    fn membership(account: AccountId, state: MembershipState) -> Membership {
+        Membership {
+            group_id: GroupId::random(),
+            account_id: account,
+            role: Role::Member,
+            state,
+            share: ShareFields::default_policy(),
+            since: time::OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn card() -> Card {
+        let rules = CardRules {
+            region: "DE".parse().unwrap(),
+            photo_max_bytes: 1024,
+        };
+        let input = CardInput {
+            formatted_name: "Anna".into(),
+            phones: vec![PhoneInput {
+                number: "030 1234567".into(),
+                kind: None,
+            }],
+            note: Some("private".into()),
+            ..CardInput::default()
+        };
+        Card::parse(&input, &rules).unwrap()
+    }
+
+    const STATES: [MembershipState; 4] = [
+        MembershipState::Pending,
+        MembershipState::Active,
+        MembershipState::Left,
+        MembershipState::Removed,
+    ];
+
+    /// The privacy matrix: a card reaches a viewer only when both are active, and only the
+    /// fields the owner shares.
+    #[test]
+    fn visibility_matrix() {
+        let policies = [
+            ShareFields::NONE,
+            ShareFields::of(&[CardField::Phones]),
+            ShareFields::default_policy(),
+            ShareFields::of(&[CardField::Name, CardField::Note]),
+            ShareFields::ALL,
+        ];
+        for viewer_state in STATES {
+            for subject_state in STATES {
+                for share in policies {
+                    let viewer = membership(AccountId::random(), viewer_state);
+                    let subject = MemberCard {
+                        account_id: AccountId::random(),
+                        state: subject_state,
+                        share,
+                        card: Some(card()),
+                    };
+                    let seen = visible_card(&viewer, &subject);
+                    let both_active =
+                        viewer_state == MembershipState::Active && subject_state == MembershipState::Active;
+                    if !both_active || share.is_empty() {
+                        assert_eq!(seen, None, "{viewer_state:?} viewer, {subject_state:?} subject, {share:?}");
+                        continue;
+                    }
+                    let seen = seen.unwrap();
+                    assert_eq!(seen.formatted_name.is_some(), share.contains(CardField::Name));
+                    assert_eq!(!seen.phones.is_empty(), share.contains(CardField::Phones));
+                    assert_eq!(seen.note.is_some(), share.contains(CardField::Note));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nobody_sees_themselves_or_a_missing_card() {
+        let me = AccountId::random();
+        let viewer = membership(me, MembershipState::Active);
+        let myself = MemberCard {
+            account_id: me,
+            state: MembershipState::Active,
+            share: ShareFields::ALL,
+            card: Some(card()),
+        };
+        assert_eq!(visible_card(&viewer, &myself), None);
+        let no_card = MemberCard {
+            account_id: AccountId::random(),
+            card: None,
+            ..myself
+        };
+        assert_eq!(visible_card(&viewer, &no_card), None);
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_rejected() {
+        let id = AccountId::random();
+        assert_eq!(decode_cursor(&encode_cursor(id)).unwrap(), id);
+        assert!(decode_cursor("not a cursor!").is_err());
+    }
+
+    #[test]
+    fn search_matches_only_visible_fields() {
+        let view = card().view(ShareFields::of(&[CardField::Phones])).unwrap();
+        assert!(!matches(&DirectorySearch::Name("anna".into()), &view));
+        assert!(matches(&DirectorySearch::PhonePrefix("4930".into()), &view));
+        assert!(matches(&DirectorySearch::PhonePrefix("301".into()), &view));
+        assert!(!matches(&DirectorySearch::PhonePrefix("4940".into()), &view));
+    }
+}

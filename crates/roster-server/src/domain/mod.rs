@@ -1,0 +1,108 @@
+//! The business rules of Roster, in the words of DESIGN.md.
+//!
+//! [`Roster`] is the one service every door (JSON API, WebSocket, CardDAV, web pages) calls.
+//! It reaches storage only through [`Store`] and push only through [`Bus`]; it knows no HTTP
+//! and no SQL. The share-policy filter lives in [`directory::visible_card`] and nowhere else.
+
+pub mod account;
+pub mod card;
+pub mod directory;
+pub mod error;
+pub mod group;
+pub mod ids;
+pub mod limits;
+pub mod model;
+pub mod phone;
+pub mod share_policy;
+
+pub use error::{Error, Result};
+
+use crate::bus::{Bus, GroupVersion};
+use crate::store::Store;
+use card::CardRules;
+use limits::{Limits, RateSettings};
+use model::Change;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings of the domain, taken from the server configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How cards are validated.
+    pub card_rules: CardRules,
+    /// The largest member limit a group may have (also the default).
+    pub max_group_size: u32,
+    /// Invite lifetime when the creator names none.
+    pub invite_ttl_default: Duration,
+    /// Longest invite lifetime.
+    pub invite_ttl_max: Duration,
+    /// Consecutive failed logins that lock an account.
+    pub lockout_after: i64,
+    /// How long a locked account stays locked.
+    pub lockout_for: Duration,
+    /// Public base URL, used in invite links.
+    pub public_url: String,
+    /// Request rate limits.
+    pub rates: RateSettings,
+}
+
+/// The domain service.
+pub struct Roster {
+    store: Arc<dyn Store>,
+    bus: Arc<dyn Bus>,
+    settings: Settings,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for Roster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Roster").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl Roster {
+    /// A service over a store and a bus.
+    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, settings: Settings) -> Self {
+        let limits = Limits::new(&settings.rates);
+        Roster {
+            store,
+            bus,
+            settings,
+            limits,
+        }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The bus, for the doors that stream changes.
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
+    }
+
+    /// Totals for metrics.
+    pub async fn counts(&self) -> Result<model::Counts> {
+        self.store.counts().await
+    }
+
+    /// Announces, after commit, the newest version each changed group reached.
+    fn publish(&self, changes: &[Change]) {
+        let mut newest: HashMap<ids::GroupId, i64> = HashMap::new();
+        for change in changes {
+            let version = newest.entry(change.group_id).or_insert(change.version);
+            *version = (*version).max(change.version);
+        }
+        for (group, version) in newest {
+            self.bus.publish(GroupVersion { group, version });
+        }
+    }
+}
+
+/// The current time, truncated to whole seconds as it is stored.
+pub(crate) fn now() -> time::OffsetDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+}

@@ -1,0 +1,161 @@
+//! Storage behind one trait whose methods are whole use cases.
+//!
+//! Each writing method runs in one transaction and appends the change-log entries its write
+//! implies, so the log always commits with the data it describes. The store enforces the
+//! invariants that need atomicity (invite uses, member limits, one owner); every other rule
+//! lives in `domain`.
+
+pub mod sqlite;
+
+use crate::domain::Result;
+use crate::domain::card::Card;
+use crate::domain::ids::{AccountId, GroupId, InviteId, TerminalId};
+use crate::domain::model::{
+    Account, AccountAuth, Change, Counts, DirectorySearch, Group, GroupUpdate, Invite, MemberCard, MemberRow,
+    Membership, NewTerminal, StoredCard, Terminal,
+};
+use crate::domain::share_policy::ShareFields;
+use async_trait::async_trait;
+use roster_proto::api::{MembershipState, Role};
+use time::OffsetDateTime;
+
+/// A new membership to record: how the account joins.
+#[derive(Debug, Clone)]
+pub struct Joining {
+    /// The group.
+    pub group_id: GroupId,
+    /// The account.
+    pub account_id: AccountId,
+    /// `Active` or `Pending`.
+    pub state: MembershipState,
+    /// Its initial share policy.
+    pub share: ShareFields,
+    /// The invite used, whose use is counted (and checked) in the same transaction.
+    pub invite: Option<InviteId>,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// Storage for everything Roster keeps.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // Accounts
+
+    /// Stores a new account; `Conflict` when the login is taken.
+    async fn create_account(&self, account: &Account, password_hash: &str) -> Result<()>;
+    /// The account with this login, with its password hash.
+    async fn account_auth(&self, login: &str) -> Result<Option<AccountAuth>>;
+    /// The account with this id, with its password hash.
+    async fn account_auth_by_id(&self, id: AccountId) -> Result<Option<AccountAuth>>;
+    /// Records the outcome of a login attempt.
+    async fn set_login_failures(&self, id: AccountId, failures: i64, locked_until: Option<OffsetDateTime>)
+    -> Result<()>;
+    /// Deletes an account: removes it from every group (appending removals) and deletes the
+    /// groups it owns alone; `Conflict` when it owns a group that has other active members.
+    async fn delete_account(&self, id: AccountId, at: OffsetDateTime) -> Result<Vec<Change>>;
+
+    // Terminals
+
+    /// Stores a new terminal.
+    async fn create_terminal(&self, terminal: &NewTerminal) -> Result<()>;
+    /// The unrevoked terminal holding this credential hash, with its account.
+    async fn authenticate(&self, token_hash: &[u8]) -> Result<Option<(Account, Terminal)>>;
+    /// Records that a terminal was seen.
+    async fn touch_terminal(&self, id: TerminalId, at: OffsetDateTime) -> Result<()>;
+    /// The account's unrevoked terminals.
+    async fn terminals(&self, account: AccountId) -> Result<Vec<Terminal>>;
+    /// Revokes one of the account's terminals; false when there is no such terminal.
+    async fn revoke_terminal(&self, account: AccountId, id: TerminalId, at: OffsetDateTime) -> Result<bool>;
+
+    // Cards
+
+    /// The account's card.
+    async fn card(&self, account: AccountId) -> Result<Option<StoredCard>>;
+    /// Replaces the card if its revision is still `expected_revision` (0: no card yet), and
+    /// appends an upsert to every group where the member is active and `changed` intersects
+    /// the share policy. `Conflict` when the revision moved. Returns the new revision.
+    async fn set_card(
+        &self,
+        account: AccountId,
+        card: &Card,
+        expected_revision: i64,
+        changed: ShareFields,
+        at: OffsetDateTime,
+    ) -> Result<(i64, Vec<Change>)>;
+
+    // Groups and memberships
+
+    /// Stores a new group with its owner as active member (one upsert appended).
+    async fn create_group(&self, group: &Group, owner_share: ShareFields) -> Result<Vec<Change>>;
+    /// The group, with its active member count.
+    async fn group(&self, id: GroupId) -> Result<Option<Group>>;
+    /// Applies an update.
+    async fn update_group(&self, id: GroupId, update: &GroupUpdate) -> Result<()>;
+    /// Deletes a group with its memberships, invites and log.
+    async fn delete_group(&self, id: GroupId) -> Result<()>;
+    /// The groups where the account is active or pending, with its membership.
+    async fn groups_of(&self, account: AccountId) -> Result<Vec<(Group, Membership)>>;
+    /// One membership, in any state.
+    async fn membership(&self, group: GroupId, account: AccountId) -> Result<Option<Membership>>;
+    /// Active and pending members.
+    async fn members(&self, group: GroupId) -> Result<Vec<MemberRow>>;
+    /// Records a join or a join request, counting the invite's use and checking the member
+    /// limit atomically. `Conflict` when already active/pending, the invite is used up or
+    /// expired, or the group is full.
+    async fn join(&self, joining: &Joining) -> Result<Vec<Change>>;
+    /// Turns a pending request into an active membership (limit checked).
+    async fn activate_member(&self, group: GroupId, account: AccountId, at: OffsetDateTime) -> Result<Vec<Change>>;
+    /// Ends a membership as `Left` or `Removed`; appends a removal if it was active.
+    async fn end_membership(
+        &self,
+        group: GroupId,
+        account: AccountId,
+        state: MembershipState,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Change>>;
+    /// Sets a member's share policy; appends an upsert if the member is active.
+    async fn set_share(
+        &self,
+        group: GroupId,
+        account: AccountId,
+        share: ShareFields,
+        at: OffsetDateTime,
+    ) -> Result<Vec<Change>>;
+    /// Sets a member's role (`Member` or `Admin`).
+    async fn set_role(&self, group: GroupId, account: AccountId, role: Role) -> Result<()>;
+    /// Makes `to` the owner and the previous owner an admin.
+    async fn transfer_ownership(&self, group: GroupId, from: AccountId, to: AccountId) -> Result<()>;
+
+    // Invites
+
+    /// Stores an invite with the hash of its code.
+    async fn create_invite(&self, invite: &Invite, code_hash: &[u8]) -> Result<()>;
+    /// The unrevoked invite with this code hash.
+    async fn invite_by_code(&self, code_hash: &[u8]) -> Result<Option<Invite>>;
+    /// The group's unrevoked invites.
+    async fn invites(&self, group: GroupId) -> Result<Vec<Invite>>;
+    /// Revokes an invite; false when there is no such invite in the group.
+    async fn revoke_invite(&self, group: GroupId, id: InviteId, at: OffsetDateTime) -> Result<bool>;
+
+    // Directory and change log
+
+    /// Active members other than `viewer` with id after `after`, ordered by id, pre-filtered
+    /// by `search` on raw card data, at most `limit`.
+    async fn directory_page(
+        &self,
+        group: GroupId,
+        viewer: AccountId,
+        after: Option<AccountId>,
+        limit: u32,
+        search: &DirectorySearch,
+    ) -> Result<Vec<MemberCard>>;
+    /// Change-log entries after `since`, in version order, at most `limit`.
+    async fn changes_since(&self, group: GroupId, since: i64, limit: u32) -> Result<Vec<Change>>;
+    /// The current membership and card of each subject that has a membership in the group.
+    async fn member_cards(&self, group: GroupId, subjects: &[AccountId]) -> Result<Vec<MemberCard>>;
+
+    // Operations
+
+    /// Totals for metrics.
+    async fn counts(&self) -> Result<Counts>;
+}
