@@ -9,12 +9,12 @@
 //! - [`http`]: the doors — JSON API, health, metrics — translating to and from the domain.
 //! - [`app`]: builds the whole server from a [`config::Config`] and runs it.
 
-// pub mod app;
+pub mod app;
 pub mod bus;
-// pub mod config;
+pub mod config;
 pub mod domain;
-// pub mod http;
+pub mod http;
 pub mod store;
 
-// pub use app::Application;
-// pub use config::Config;
+pub use app::Application;
+pub use config::Config;

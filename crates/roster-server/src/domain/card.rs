@@ -1,6 +1,9 @@
 //! Cards: an account's own contact information, validated once when it arrives.
 
-use super::error::{FieldErrors, Result};
+use super::account::Caller;
+use super::error::{Error, FieldErrors, Result};
+use super::model::StoredCard;
+use super::{Roster, now};
 use super::phone::{E164, Region};
 use super::share_policy::ShareFields;
 use base64::Engine;
@@ -247,6 +250,51 @@ impl Card {
             }
         }
         keys
+    }
+}
+
+impl Roster {
+    /// The caller's card, if set.
+    pub async fn card(&self, caller: &Caller) -> Result<Option<StoredCard>> {
+        self.store.card(caller.account.id).await
+    }
+
+    /// Validates and stores the caller's card; `expected` is the revision the caller edited
+    /// (from `If-Match`). Each group that may see a changed field gets one change.
+    pub async fn set_card(&self, caller: &Caller, input: &CardInput, expected: Option<i64>) -> Result<StoredCard> {
+        let card = Card::parse(input, &self.settings.card_rules)?;
+        self.store_card(caller, card, expected).await
+    }
+
+    /// Stores an already validated card (used by every door that writes cards).
+    pub async fn store_card(&self, caller: &Caller, card: Card, expected: Option<i64>) -> Result<StoredCard> {
+        // Without If-Match, a concurrent writer only means reading again and retrying.
+        for _ in 0..5 {
+            let current = self.store.card(caller.account.id).await?;
+            let revision = current.as_ref().map_or(0, |c| c.revision);
+            if expected.is_some_and(|e| e != revision) {
+                return Err(Error::Stale("the card has changed since it was read".into()));
+            }
+            let changed = Card::changed_fields(current.as_ref().map(|c| &c.card), Some(&card));
+            if let Some(current) = current.filter(|_| changed.is_empty()) {
+                return Ok(current);
+            }
+            let at = now();
+            match self.store.set_card(caller.account.id, &card, revision, changed, at).await {
+                Ok((revision, changes)) => {
+                    self.publish(&changes);
+                    return Ok(StoredCard {
+                        card,
+                        revision,
+                        updated_at: at,
+                    });
+                }
+                Err(Error::Conflict(_)) if expected.is_none() => continue,
+                Err(Error::Conflict(why)) => return Err(Error::Stale(why)),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict("the card is being changed by another terminal; try again".into()))
     }
 }
 

@@ -18,6 +18,9 @@ pub enum Error {
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// A precondition of the request (such as `If-Match`) no longer holds.
+    #[error("{0}")]
+    Stale(String),
     /// The input was rejected, field by field.
     #[error("invalid input")]
     Invalid(Vec<FieldError>),

@@ -13,6 +13,12 @@ pub struct E164(String);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Region(country::Id);
 
+impl Default for Region {
+    fn default() -> Self {
+        Region(country::Id::US)
+    }
+}
+
 impl FromStr for Region {
     type Err = String;
 

@@ -1,0 +1,120 @@
+//! Builds a whole server from a [`Config`] and runs it until told to stop.
+
+use crate::bus::local::LocalBus;
+use crate::config::Config;
+use crate::domain::card::CardRules;
+use crate::domain::{Roster, Settings};
+use crate::http::{self, AppState};
+use crate::store::sqlite::SqliteStore;
+use anyhow::Context;
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    roster: Arc<Roster>,
+}
+
+impl Application {
+    /// Opens the database (running migrations), binds the listen address and assembles the
+    /// routes.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = SqliteStore::connect(&config.database_url).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let address = listener.local_addr()?;
+        let settings = Settings {
+            card_rules: CardRules {
+                region: config.default_region,
+                photo_max_bytes: config.photo_max_bytes,
+            },
+            max_group_size: config.max_group_size,
+            invite_ttl_default: Duration::from_secs(7 * 24 * 3600),
+            invite_ttl_max: Duration::from_secs(90 * 24 * 3600),
+            lockout_after: config.lockout_after,
+            lockout_for: config.lockout_for,
+            public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
+            rates: config.rates,
+        };
+        let roster = Arc::new(Roster::new(Arc::new(store), Arc::new(LocalBus::default()), settings));
+        let state = AppState {
+            roster: roster.clone(),
+            metrics: http::metrics::handle(),
+        };
+        let router = http::router(state, config.max_body_bytes);
+        Ok(Application {
+            listener,
+            router,
+            roster,
+        })
+    }
+
+    /// The bound address (useful when the configured port was 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The domain service of this server.
+    pub fn roster(&self) -> Arc<Roster> {
+        self.roster.clone()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let roster = self.roster.clone();
+        let upkeep = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                roster.housekeeping();
+            }
+        });
+        tracing::info!(address = %self.local_addr(), "roster is listening");
+        let served = axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        upkeep.abort();
+        served.context("the HTTP server failed")
+    }
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down; finishing in-flight requests");
+}

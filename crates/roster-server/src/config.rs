@@ -1,0 +1,213 @@
+//! Server configuration: command-line flags and `ROSTER_*` environment variables over an
+//! optional TOML file over defaults, validated once into a [`Config`].
+
+use crate::domain::limits::RateSettings;
+use crate::domain::phone::Region;
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Flags of `roster serve`; each has a `ROSTER_*` variable and a key in the config file.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (keys as the long flags, with `_` for `-`).
+    #[arg(long, env = "ROSTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "ROSTER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Folder for the embedded database [default: ./roster-data].
+    #[arg(long, env = "ROSTER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL [default: sqlite://<data-dir>/roster.db].
+    #[arg(long, env = "ROSTER_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Region (ISO 3166 code) for phone numbers written without a country code [default: US].
+    #[arg(long, env = "ROSTER_DEFAULT_REGION")]
+    pub default_region: Option<String>,
+    /// Public base URL of this server, used in invite links [default: http://<listen>].
+    #[arg(long, env = "ROSTER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "ROSTER_LOG_JSON")]
+    pub log_json: bool,
+}
+
+/// Keys of the optional TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    default_region: Option<String>,
+    public_url: Option<String>,
+    max_body_bytes: Option<usize>,
+    photo_max_bytes: Option<usize>,
+    max_group_size: Option<u32>,
+    lockout_after: Option<i64>,
+    lockout_minutes: Option<u64>,
+    logins_per_minute: Option<u32>,
+    registrations_per_hour: Option<u32>,
+    invites_per_hour: Option<u32>,
+    reads_per_minute: Option<u32>,
+}
+
+/// The validated configuration of one server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen address (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Database URL.
+    pub database_url: String,
+    /// Region for national phone numbers.
+    pub default_region: Region,
+    /// Public base URL, if set; otherwise derived from the bound address.
+    pub public_url: Option<String>,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Largest photo after decoding.
+    pub photo_max_bytes: usize,
+    /// Largest group.
+    pub max_group_size: u32,
+    /// Failed logins before lock-out.
+    pub lockout_after: i64,
+    /// Lock-out duration.
+    pub lockout_for: Duration,
+    /// Rate limits.
+    pub rates: RateSettings,
+    /// Log as JSON.
+    pub log_json: bool,
+}
+
+impl Config {
+    /// Defaults for a server with its database at `database_url`.
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: database_url.into(),
+            default_region: Region::default(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            photo_max_bytes: 256 * 1024,
+            max_group_size: 100_000,
+            lockout_after: 10,
+            lockout_for: Duration::from_secs(15 * 60),
+            rates: RateSettings::default(),
+            log_json: false,
+        }
+    }
+
+    /// Merges flags, environment and file over the defaults; creates the data folder when
+    /// the default SQLite database is used.
+    pub fn load(args: &ServeArgs) -> anyhow::Result<Self> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("roster-data"));
+        let database_url = match args.database_url.clone().or(file.database_url) {
+            Some(url) => url,
+            None => {
+                std::fs::create_dir_all(&data_dir)
+                    .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+                format!("sqlite://{}", data_dir.join("roster.db").display())
+            }
+        };
+        if !database_url.starts_with("sqlite:") {
+            bail!("unsupported database URL `{database_url}`: this build stores data in SQLite (sqlite://PATH)");
+        }
+        let mut config = Config::new(database_url);
+        if let Some(listen) = args.listen.or(file.listen) {
+            config.listen = listen;
+        }
+        if let Some(region) = args.default_region.clone().or(file.default_region) {
+            config.default_region = region.parse().map_err(|e: String| anyhow::anyhow!("default region: {e}"))?;
+        }
+        config.public_url = args.public_url.clone().or(file.public_url);
+        if let Some(url) = &config.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("public URL `{url}` must start with http:// or https://");
+        }
+        let positive = |name: &str, value: Option<usize>, default: usize| -> anyhow::Result<usize> {
+            match value {
+                Some(0) => bail!("{name} must be positive"),
+                Some(v) => Ok(v),
+                None => Ok(default),
+            }
+        };
+        config.max_body_bytes = positive("max_body_bytes", file.max_body_bytes, config.max_body_bytes)?;
+        config.photo_max_bytes = positive("photo_max_bytes", file.photo_max_bytes, config.photo_max_bytes)?;
+        if config.photo_max_bytes.saturating_mul(4) / 3 >= config.max_body_bytes {
+            bail!("max_body_bytes must exceed the base64 size of photo_max_bytes");
+        }
+        config.max_group_size = file.max_group_size.unwrap_or(config.max_group_size).max(2);
+        config.lockout_after = file.lockout_after.unwrap_or(config.lockout_after).max(1);
+        if let Some(minutes) = file.lockout_minutes {
+            config.lockout_for = Duration::from_secs(minutes * 60);
+        }
+        let rates = &mut config.rates;
+        rates.logins_per_minute = file.logins_per_minute.unwrap_or(rates.logins_per_minute);
+        rates.registrations_per_hour = file.registrations_per_hour.unwrap_or(rates.registrations_per_hour);
+        rates.invites_per_hour = file.invites_per_hour.unwrap_or(rates.invites_per_hour);
+        rates.reads_per_minute = file.reads_per_minute.unwrap_or(rates.reads_per_minute);
+        config.log_json = args.log_json;
+        Ok(config)
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid configuration file {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\ndefault_region = \"DE\"\nreads_per_minute = 5\n").unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            data_dir: Some(dir.path().join("data")),
+            default_region: Some("FR".into()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.default_region, "FR".parse().unwrap());
+        assert_eq!(config.rates.reads_per_minute, 5);
+        assert!(config.database_url.ends_with("data/roster.db"));
+        assert!(dir.path().join("data").is_dir());
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(&file, "listen = \"nowhere\"\n").unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        };
+        assert!(Config::load(&args).unwrap_err().to_string().contains("invalid configuration file"));
+        std::fs::write(&file, "colour = \"blue\"\n").unwrap();
+        assert!(Config::load(&args).is_err());
+        let args = ServeArgs {
+            database_url: Some("sqlite::memory:".into()),
+            default_region: Some("XX".into()),
+            ..ServeArgs::default()
+        };
+        assert!(Config::load(&args).unwrap_err().to_string().contains("default region"));
+    }
+}

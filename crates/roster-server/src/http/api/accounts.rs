@@ -1,0 +1,117 @@
+//! Accounts, sessions (logins) and terminals.
+
+use super::{account_view, terminal_view};
+use crate::domain::ids::TerminalId;
+use crate::http::AppState;
+use crate::http::auth::Auth;
+use crate::http::error::{ApiResult, Json, Path};
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Extension, Router};
+use roster_proto::api::{
+    AccountView, DeleteAccountRequest, LoginRequest, LoginResponse, Problem, RegisterRequest, TerminalKind,
+    TerminalView,
+};
+use std::net::SocketAddr;
+use uuid::Uuid;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/accounts", post(register))
+        .route("/api/v1/sessions", post(login))
+        .route("/api/v1/sessions/current", delete(logout))
+        .route("/api/v1/me", get(me).delete(delete_me))
+        .route("/api/v1/terminals", get(list_terminals))
+        .route("/api/v1/terminals/{id}", delete(revoke_terminal))
+}
+
+/// POST /api/v1/accounts — register an account.
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = RegisterRequest,
+    responses((status = 201, body = AccountView), (status = 409, description = "login taken", body = Problem),
+              (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub(super) async fn register(
+    State(state): State<AppState>,
+    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    Json(request): Json<RegisterRequest>,
+) -> ApiResult<(StatusCode, Json<AccountView>)> {
+    let ip = client.map(|Extension(ConnectInfo(addr))| addr.ip());
+    let account = state.roster.register(&request, ip).await?;
+    Ok((StatusCode::CREATED, Json(account_view(&account))))
+}
+
+/// POST /api/v1/sessions — log in; creates a terminal and returns its token once.
+#[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = LoginRequest,
+    responses((status = 201, body = LoginResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
+pub(super) async fn login(
+    State(state): State<AppState>,
+    Json(request): Json<LoginRequest>,
+) -> ApiResult<(StatusCode, Json<LoginResponse>)> {
+    let (token, terminal, account) = state.roster.login(&request, TerminalKind::Session).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(LoginResponse {
+            token,
+            terminal: terminal_view(&terminal, true),
+            account: account_view(&account),
+        }),
+    ))
+}
+
+/// DELETE /api/v1/sessions/current — log out: revokes the calling terminal.
+#[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "accounts", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem)))]
+pub(super) async fn logout(State(state): State<AppState>, Auth(caller): Auth) -> ApiResult<StatusCode> {
+    state.roster.revoke_terminal(&caller, caller.terminal.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// GET /api/v1/me — the caller's account.
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = AccountView), (status = 401, body = Problem)))]
+pub(super) async fn me(Auth(caller): Auth) -> Json<AccountView> {
+    Json(account_view(&caller.account))
+}
+
+/// DELETE /api/v1/me — delete the caller's account (password required).
+#[utoipa::path(delete, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
+    request_body = DeleteAccountRequest,
+    responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 409, description = "owns a group with other members", body = Problem)))]
+pub(super) async fn delete_me(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Json(request): Json<DeleteAccountRequest>,
+) -> ApiResult<StatusCode> {
+    state.roster.delete_account(&caller, &request.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// GET /api/v1/terminals — the caller's terminals.
+#[utoipa::path(get, path = "/api/v1/terminals", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = Vec<TerminalView>), (status = 401, body = Problem)))]
+pub(super) async fn list_terminals(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<Vec<TerminalView>>> {
+    let terminals = state.roster.terminals(&caller).await?;
+    Ok(Json(
+        terminals
+            .iter()
+            .map(|t| terminal_view(t, t.id == caller.terminal.id))
+            .collect(),
+    ))
+}
+
+/// DELETE /api/v1/terminals/{id} — revoke one of the caller's terminals.
+#[utoipa::path(delete, path = "/api/v1/terminals/{id}", tag = "accounts", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "terminal id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub(super) async fn revoke_terminal(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    state.roster.revoke_terminal(&caller, TerminalId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
