@@ -549,7 +549,7 @@ pub enum DirectoryChange {
         /// The member's account.
         account_id: Uuid,
         /// The visible part of the card.
-        card: CardView,
+        card: Box<CardView>,
     },
     /// Delete this member's card: they left, were removed, or share nothing any more.
     Remove {

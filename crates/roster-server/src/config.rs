@@ -128,7 +128,9 @@ impl Config {
             config.listen = listen;
         }
         if let Some(region) = args.default_region.clone().or(file.default_region) {
-            config.default_region = region.parse().map_err(|e: String| anyhow::anyhow!("default region: {e}"))?;
+            config.default_region = region
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("default region: {e}"))?;
         }
         config.public_url = args.public_url.clone().or(file.public_url);
         if let Some(url) = &config.public_url
@@ -176,7 +178,11 @@ mod tests {
     fn flags_win_over_the_file_and_the_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("roster.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\ndefault_region = \"DE\"\nreads_per_minute = 5\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:9000\"\ndefault_region = \"DE\"\nreads_per_minute = 5\n",
+        )
+        .unwrap();
         let args = ServeArgs {
             config: Some(file),
             data_dir: Some(dir.path().join("data")),
@@ -200,7 +206,12 @@ mod tests {
             config: Some(file.clone()),
             ..ServeArgs::default()
         };
-        assert!(Config::load(&args).unwrap_err().to_string().contains("invalid configuration file"));
+        assert!(
+            Config::load(&args)
+                .unwrap_err()
+                .to_string()
+                .contains("invalid configuration file")
+        );
         std::fs::write(&file, "colour = \"blue\"\n").unwrap();
         assert!(Config::load(&args).is_err());
         let args = ServeArgs {

@@ -39,7 +39,9 @@ static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| hash_password("no
 /// Checks a login name: 3 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn parse_login(login: &str) -> Result<String, String> {
     let login = login.trim().to_ascii_lowercase();
-    let valid_chars = login.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c));
+    let valid_chars = login
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c));
     if !(3..=64).contains(&login.len()) || !valid_chars || !login.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err("3 to 64 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit".into());
     }
@@ -199,7 +201,11 @@ impl Roster {
         if token.is_empty() || token.len() > 200 {
             return Err(Error::Unauthorized);
         }
-        let (account, mut terminal) = self.store.authenticate(&secret_hash(token)).await?.ok_or(Error::Unauthorized)?;
+        let (account, mut terminal) = self
+            .store
+            .authenticate(&secret_hash(token))
+            .await?
+            .ok_or(Error::Unauthorized)?;
         let at = now();
         if terminal.last_seen_at.is_none_or(|seen| at - seen >= SEEN_RESOLUTION) {
             self.store.touch_terminal(terminal.id, at).await?;

@@ -3,14 +3,12 @@
 use super::account::Caller;
 use super::error::{Error, FieldErrors, Result};
 use super::model::StoredCard;
-use super::{Roster, now};
 use super::phone::{E164, Region};
 use super::share_policy::ShareFields;
+use super::{Roster, now};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use roster_proto::api::{
-    Address, CardField, CardInput, CardView, Email, Phone, PhoneKind, Photo, StructuredName,
-};
+use roster_proto::api::{Address, CardField, CardInput, CardView, Email, Phone, PhoneKind, Photo, StructuredName};
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
 
@@ -190,7 +188,10 @@ impl Card {
             } else {
                 Vec::new()
             },
-            organization: self.organization.clone().filter(|_| fields.contains(CardField::Organization)),
+            organization: self
+                .organization
+                .clone()
+                .filter(|_| fields.contains(CardField::Organization)),
             title: self.title.clone().filter(|_| fields.contains(CardField::Organization)),
             address: self.address.clone().filter(|_| fields.contains(CardField::Address)),
             birthday: self.birthday.clone().filter(|_| fields.contains(CardField::Birthday)),
@@ -215,10 +216,16 @@ impl Card {
                 changed.insert(field);
             }
         };
-        mark(CardField::Name, old.formatted_name != new.formatted_name || old.name != new.name);
+        mark(
+            CardField::Name,
+            old.formatted_name != new.formatted_name || old.name != new.name,
+        );
         mark(CardField::Phones, old.phones != new.phones);
         mark(CardField::Emails, old.emails != new.emails);
-        mark(CardField::Organization, old.organization != new.organization || old.title != new.title);
+        mark(
+            CardField::Organization,
+            old.organization != new.organization || old.title != new.title,
+        );
         mark(CardField::Address, old.address != new.address);
         mark(CardField::Birthday, old.birthday != new.birthday);
         mark(CardField::Note, old.note != new.note);
@@ -280,7 +287,11 @@ impl Roster {
                 return Ok(current);
             }
             let at = now();
-            match self.store.set_card(caller.account.id, &card, revision, changed, at).await {
+            match self
+                .store
+                .set_card(caller.account.id, &card, revision, changed, at)
+                .await
+            {
                 Ok((revision, changes)) => {
                     self.publish(&changes);
                     return Ok(StoredCard {
@@ -294,7 +305,9 @@ impl Roster {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::Conflict("the card is being changed by another terminal; try again".into()))
+        Err(Error::Conflict(
+            "the card is being changed by another terminal; try again".into(),
+        ))
     }
 }
 
@@ -351,7 +364,11 @@ fn parse_birthday(value: &str) -> Result<String, String> {
     if m.len() != 2 || d.len() != 2 {
         return Err(bad());
     }
-    let month = m.parse::<u8>().ok().and_then(|m| time::Month::try_from(m).ok()).ok_or_else(bad)?;
+    let month = m
+        .parse::<u8>()
+        .ok()
+        .and_then(|m| time::Month::try_from(m).ok())
+        .ok_or_else(bad)?;
     let day = d.parse::<u8>().map_err(|_| bad())?;
     let date = time::Date::from_calendar_date(year, month, day).map_err(|_| bad())?;
     if !value.starts_with("--") && (year < 1800 || date > time::OffsetDateTime::now_utc().date()) {
@@ -375,7 +392,9 @@ fn parse_photo(value: &str, max_bytes: usize) -> Result<Photo, String> {
         return Err(format!("the photo is larger than {} KiB", max_bytes / 1024));
     }
     let compact: String = payload.chars().filter(|c| !c.is_ascii_whitespace()).collect();
-    let bytes = STANDARD.decode(compact.as_bytes()).map_err(|_| "the photo is not valid base64".to_string())?;
+    let bytes = STANDARD
+        .decode(compact.as_bytes())
+        .map_err(|_| "the photo is not valid base64".to_string())?;
     if bytes.len() > max_bytes {
         return Err(format!("the photo is larger than {} KiB", max_bytes / 1024));
     }
@@ -444,7 +463,14 @@ mod tests {
         let fields = fields_of(Card::parse(&bad, &rules()).unwrap_err());
         assert_eq!(
             fields,
-            vec!["formatted_name", "phones[0].number", "emails[0].address", "note", "birthday", "photo"]
+            vec![
+                "formatted_name",
+                "phones[0].number",
+                "emails[0].address",
+                "note",
+                "birthday",
+                "photo"
+            ]
         );
     }
 
@@ -455,7 +481,10 @@ mod tests {
             number: "+49 30 1234567".into(),
             kind: None,
         });
-        assert_eq!(fields_of(Card::parse(&twice, &rules()).unwrap_err()), vec!["phones[1].number"]);
+        assert_eq!(
+            fields_of(Card::parse(&twice, &rules()).unwrap_err()),
+            vec!["phones[1].number"]
+        );
         let mut none = input("030 1234567");
         none.phones.clear();
         assert_eq!(fields_of(Card::parse(&none, &rules()).unwrap_err()), vec!["phones"]);
@@ -477,7 +506,10 @@ mod tests {
         let card = Card::parse(&with_photo, &rules()).unwrap();
         assert_eq!(card.photo.map(|p| p.media_type), Some("image/jpeg".to_string()));
         with_photo.photo = Some(STANDARD.encode(vec![0xffu8; 2048]));
-        assert_eq!(fields_of(Card::parse(&with_photo, &rules()).unwrap_err()), vec!["photo"]);
+        assert_eq!(
+            fields_of(Card::parse(&with_photo, &rules()).unwrap_err()),
+            vec!["photo"]
+        );
     }
 
     #[test]
@@ -509,7 +541,10 @@ mod tests {
         let a = Card::parse(&input("030 1234567"), &rules()).unwrap();
         let mut b = a.clone();
         b.note = Some("hi".into());
-        assert_eq!(Card::changed_fields(Some(&a), Some(&b)), ShareFields::of(&[CardField::Note]));
+        assert_eq!(
+            Card::changed_fields(Some(&a), Some(&b)),
+            ShareFields::of(&[CardField::Note])
+        );
         assert_eq!(Card::changed_fields(None, Some(&a)), ShareFields::ALL);
         assert_eq!(Card::changed_fields(Some(&a), Some(&a)), ShareFields::NONE);
     }

@@ -46,7 +46,7 @@ pub struct Page {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delta {
     /// The subject's current visible card.
-    Upsert(AccountId, CardView),
+    Upsert(AccountId, Box<CardView>),
     /// The subject is no longer visible.
     Remove(AccountId),
 }
@@ -160,7 +160,11 @@ impl Roster {
                 });
             }
             if entries.len() == limit as usize {
-                return Ok(Page { entries, next: after, version });
+                return Ok(Page {
+                    entries,
+                    next: after,
+                    version,
+                });
             }
         }
     }
@@ -178,7 +182,11 @@ impl Roster {
         if since < 0 {
             return Err(Error::invalid("since", "a version, 0 or more"));
         }
-        let group = self.store.group(viewer.group_id).await?.ok_or(Error::NotFound("group"))?;
+        let group = self
+            .store
+            .group(viewer.group_id)
+            .await?
+            .ok_or(Error::NotFound("group"))?;
         if since < group.floor || since > group.version {
             return Ok(Changes {
                 resync: true,
@@ -206,7 +214,7 @@ impl Roster {
                     .iter()
                     .find(|c| c.account_id == subject)
                     .and_then(|c| visible_card(viewer, c))
-                    .map_or(Delta::Remove(subject), |card| Delta::Upsert(subject, card))
+                    .map_or(Delta::Remove(subject), |card| Delta::Upsert(subject, Box::new(card)))
             })
             .collect();
         Ok(Changes {
@@ -285,7 +293,10 @@ mod tests {
                     let both_active =
                         viewer_state == MembershipState::Active && subject_state == MembershipState::Active;
                     if !both_active || share.is_empty() {
-                        assert_eq!(seen, None, "{viewer_state:?} viewer, {subject_state:?} subject, {share:?}");
+                        assert_eq!(
+                            seen, None,
+                            "{viewer_state:?} viewer, {subject_state:?} subject, {share:?}"
+                        );
                         continue;
                     }
                     let seen = seen.unwrap();

@@ -57,7 +57,12 @@ fn check_text(errors: &mut FieldErrors, field: &str, value: &str, min: usize, ma
 
 /// Extracts an invite code from a code or a link ending in one.
 pub fn invite_code(code_or_link: &str) -> &str {
-    code_or_link.trim().trim_end_matches('/').rsplit('/').next().unwrap_or_default()
+    code_or_link
+        .trim()
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
 }
 
 impl Roster {
@@ -297,7 +302,9 @@ impl Roster {
             Some(m) if m.state == MembershipState::Pending => {}
             _ => return Err(Error::NotFound("join request")),
         }
-        self.store.end_membership(id, account, MembershipState::Removed, now()).await?;
+        self.store
+            .end_membership(id, account, MembershipState::Removed, now())
+            .await?;
         Ok(())
     }
 

@@ -57,7 +57,9 @@ pub struct Roster {
 
 impl std::fmt::Debug for Roster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Roster").field("settings", &self.settings).finish_non_exhaustive()
+        f.debug_struct("Roster")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 

@@ -39,8 +39,8 @@ impl E164 {
         if trimmed.len() > 40 {
             return Err("a phone number has at most 40 characters".into());
         }
-        let number = phonenumber::parse(Some(region.0), trimmed)
-            .map_err(|_| format!("`{trimmed}` is not a phone number"))?;
+        let number =
+            phonenumber::parse(Some(region.0), trimmed).map_err(|_| format!("`{trimmed}` is not a phone number"))?;
         if !phonenumber::is_valid(&number) {
             return Err(format!("`{trimmed}` is not a valid phone number"));
         }
@@ -110,13 +110,26 @@ mod tests {
     #[test]
     fn national_numbers_take_the_default_region() {
         assert_eq!(E164::parse("030 1234567", de()).map(|p| p.0), Ok("+49301234567".into()));
-        assert_eq!(E164::parse("+1 (202) 456-1111", de()).map(|p| p.0), Ok("+12024561111".into()));
-        assert_eq!(E164::parse("0049 30 1234567", de()).map(|p| p.0), Ok("+49301234567".into()));
+        assert_eq!(
+            E164::parse("+1 (202) 456-1111", de()).map(|p| p.0),
+            Ok("+12024561111".into())
+        );
+        assert_eq!(
+            E164::parse("0049 30 1234567", de()).map(|p| p.0),
+            Ok("+49301234567".into())
+        );
     }
 
     #[test]
     fn rejects_what_is_not_a_valid_number() {
-        for bad in ["", "  ", "hello", "123", "+99 123", "0000000000000000000000000000000000000000000"] {
+        for bad in [
+            "",
+            "  ",
+            "hello",
+            "123",
+            "+99 123",
+            "0000000000000000000000000000000000000000000",
+        ] {
             assert!(E164::parse(bad, de()).is_err(), "{bad:?} was accepted");
         }
     }

@@ -58,9 +58,10 @@ impl IntoResponse for ApiError {
                         Some("missing, wrong or revoked credentials".into()),
                         Vec::new(),
                     );
-                    response
-                        .headers_mut()
-                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"roster\""));
+                    response.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static("Bearer realm=\"roster\""),
+                    );
                     response
                 }
                 Error::Forbidden(why) => problem(StatusCode::FORBIDDEN, Some(why), Vec::new()),

@@ -50,7 +50,11 @@ pub async fn render(State(state): State<AppState>) -> ApiResult<Response> {
     for (name, help, value) in [
         ("roster_accounts", "Registered accounts.", counts.accounts),
         ("roster_groups", "Groups.", counts.groups),
-        ("roster_terminals", "Terminals with a valid credential.", counts.terminals),
+        (
+            "roster_terminals",
+            "Terminals with a valid credential.",
+            counts.terminals,
+        ),
     ] {
         text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
     }

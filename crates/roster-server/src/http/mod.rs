@@ -50,7 +50,11 @@ async fn healthz(axum::extract::State(state): axum::extract::State<AppState>) ->
         Ok(_) => (StatusCode::OK, "ok\n").into_response(),
         Err(e) => {
             tracing::error!(error = ?e, "health check failed");
-            problem(StatusCode::SERVICE_UNAVAILABLE, Some("the database is unavailable".into()), Vec::new())
+            problem(
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("the database is unavailable".into()),
+                Vec::new(),
+            )
         }
     }
 }

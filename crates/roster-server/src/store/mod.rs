@@ -48,8 +48,12 @@ pub trait Store: Send + Sync + 'static {
     /// The account with this id, with its password hash.
     async fn account_auth_by_id(&self, id: AccountId) -> Result<Option<AccountAuth>>;
     /// Records the outcome of a login attempt.
-    async fn set_login_failures(&self, id: AccountId, failures: i64, locked_until: Option<OffsetDateTime>)
-    -> Result<()>;
+    async fn set_login_failures(
+        &self,
+        id: AccountId,
+        failures: i64,
+        locked_until: Option<OffsetDateTime>,
+    ) -> Result<()>;
     /// Deletes an account: removes it from every group (appending removals) and deletes the
     /// groups it owns alone; `Conflict` when it owns a group that has other active members.
     async fn delete_account(&self, id: AccountId, at: OffsetDateTime) -> Result<Vec<Change>>;

@@ -45,12 +45,15 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open the SQLite database {url}"))?;
-        MIGRATOR.run(&pool).await.context("cannot migrate the SQLite database")?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .context("cannot migrate the SQLite database")?;
         Ok(SqliteStore { pool })
     }
 
     async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(internal)?)
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(internal)
     }
 }
 
@@ -358,13 +361,12 @@ async fn membership_in(conn: &mut SqliteConnection, group: GroupId, account: Acc
 
 /// Checks that one more active member fits, and counts it.
 async fn admit_one(conn: &mut SqliteConnection, group: GroupId) -> Result<()> {
-    let admitted = sqlx::query(
-        "UPDATE groups SET active_count = active_count + 1 WHERE id = ? AND active_count < member_limit",
-    )
-    .bind(group.0)
-    .execute(&mut *conn)
-    .await
-    .map_err(internal)?;
+    let admitted =
+        sqlx::query("UPDATE groups SET active_count = active_count + 1 WHERE id = ? AND active_count < member_limit")
+            .bind(group.0)
+            .execute(&mut *conn)
+            .await
+            .map_err(internal)?;
     if admitted.rows_affected() == 0 {
         return Err(Error::Conflict("the group has reached its member limit".into()));
     }
@@ -551,15 +553,14 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_terminal(&self, account: AccountId, id: TerminalId, at: OffsetDateTime) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE terminals SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL",
-        )
-        .bind(ts(at))
-        .bind(id.0)
-        .bind(account.0)
-        .execute(&self.pool)
-        .await
-        .map_err(internal)?;
+        let done =
+            sqlx::query("UPDATE terminals SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL")
+                .bind(ts(at))
+                .bind(id.0)
+                .bind(account.0)
+                .execute(&self.pool)
+                .await
+                .map_err(internal)?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -683,7 +684,9 @@ impl Store for SqliteStore {
                 .await
                 .map_err(internal)?;
             if count.is_some_and(|c| c > i64::from(limit)) {
-                return Err(Error::Conflict("the group has more active members than the new limit".into()));
+                return Err(Error::Conflict(
+                    "the group has more active members than the new limit".into(),
+                ));
             }
         }
         sqlx::query(
@@ -819,7 +822,16 @@ impl Store for SqliteStore {
         .map_err(internal)?;
         let mut changes = Vec::new();
         if joining.state == MembershipState::Active {
-            changes.push(append(&mut tx, joining.group_id, joining.account_id, ChangeKind::Upsert, joining.at).await?);
+            changes.push(
+                append(
+                    &mut tx,
+                    joining.group_id,
+                    joining.account_id,
+                    ChangeKind::Upsert,
+                    joining.at,
+                )
+                .await?,
+            );
         }
         tx.commit().await.map_err(internal)?;
         Ok(changes)
@@ -854,7 +866,9 @@ impl Store for SqliteStore {
             return Err(Error::NotFound("member"));
         }
         if current.role == Role::Owner {
-            return Err(Error::Conflict("the owner cannot leave: transfer ownership or delete the group".into()));
+            return Err(Error::Conflict(
+                "the owner cannot leave: transfer ownership or delete the group".into(),
+            ));
         }
         set_state(&mut tx, group, account, state, at).await?;
         sqlx::query("UPDATE memberships SET role = 'member' WHERE group_id = ? AND account_id = ?")

@@ -18,7 +18,10 @@ pub(super) fn router() -> Router<AppState> {
 
 fn with_etag(stored: &StoredCard) -> Response {
     let body = MyCard {
-        card: stored.card.view(crate::domain::share_policy::ShareFields::ALL).unwrap_or_default(),
+        card: stored
+            .card
+            .view(crate::domain::share_policy::ShareFields::ALL)
+            .unwrap_or_default(),
         revision: stored.revision,
         updated_at: super::rfc3339(stored.updated_at),
     };

@@ -44,7 +44,13 @@ pub(super) async fn get_directory(
 ) -> ApiResult<Json<DirectoryPage>> {
     let page = state
         .roster
-        .directory(&caller, GroupId(id), query.cursor.as_deref(), query.limit, query.q.as_deref())
+        .directory(
+            &caller,
+            GroupId(id),
+            query.cursor.as_deref(),
+            query.limit,
+            query.q.as_deref(),
+        )
         .await?;
     Ok(Json(DirectoryPage {
         entries: page

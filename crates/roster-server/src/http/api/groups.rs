@@ -140,7 +140,10 @@ pub(super) async fn remove_member(
     Auth(caller): Auth,
     Path((id, account)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    state.roster.remove_member(&caller, GroupId(id), AccountId(account)).await?;
+    state
+        .roster
+        .remove_member(&caller, GroupId(id), AccountId(account))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -225,6 +228,9 @@ pub(super) async fn put_share_policy(
     Path(id): Path<Uuid>,
     Json(policy): Json<SharePolicy>,
 ) -> ApiResult<Json<SharePolicy>> {
-    let share = state.roster.set_share_policy(&caller, GroupId(id), &policy.fields).await?;
+    let share = state
+        .roster
+        .set_share_policy(&caller, GroupId(id), &policy.fields)
+        .await?;
     Ok(Json(SharePolicy { fields: share.fields() }))
 }

@@ -59,7 +59,10 @@ pub(super) async fn revoke_invite(
     Auth(caller): Auth,
     Path((id, invite)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<StatusCode> {
-    state.roster.revoke_invite(&caller, GroupId(id), InviteId(invite)).await?;
+    state
+        .roster
+        .revoke_invite(&caller, GroupId(id), InviteId(invite))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,0 +1,10 @@
+//! The one integration-test binary: each module drives a real server over loopback HTTP.
+
+// A failed unwrap is a failed test here, with its location: exactly what a test should do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod authorization;
+mod bad_input;
+mod story;
+mod support;
+mod sync_property;
