@@ -297,9 +297,13 @@ fn error_for(status: StatusCode, problem: Option<Problem>, call: Call) -> Error 
     }
 }
 
-/// An error and its causes on one line, without the request URL reqwest repeats.
+/// An error's causes on one line. reqwest's own top message ("error sending request for url
+/// …") only repeats the URL, so it is left out when there is a cause to show instead.
 fn one_line(error: &dyn std::error::Error) -> String {
-    let mut parts = vec![error.to_string()];
+    let mut parts = Vec::new();
+    if error.source().is_none() {
+        parts.push(error.to_string());
+    }
     let mut source = error.source();
     while let Some(cause) = source {
         let text = cause.to_string();

@@ -1,4 +1,6 @@
-//! `roster`: the Roster server (`roster serve`) and, in later commands, its terminal client.
+//! `roster`: the Roster server (`roster serve`) and its terminal client (every other command).
+
+mod client;
 
 use clap::{Parser, Subcommand};
 use roster_server::config::ServeArgs;
@@ -8,8 +10,11 @@ use tracing_subscriber::EnvFilter;
 
 /// Roster: a self-hosted group directory.
 #[derive(Debug, Parser)]
-#[command(version, about, propagate_version = true)]
+#[command(version, about, propagate_version = true, after_help = client::exit::HELP)]
 struct Cli {
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -18,6 +23,8 @@ struct Cli {
 enum Command {
     /// Run the server (SQLite in ./roster-data by default).
     Serve(ServeArgs),
+    #[command(flatten)]
+    Client(client::Command),
 }
 
 fn init_logging(json: bool) {
@@ -42,12 +49,15 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Client(command) => client::run(command, cli.json).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("roster: {e:#}");
-            ExitCode::FAILURE
+            // One line, whatever the error: scripts read stderr line by line.
+            let message = format!("{e:#}").replace(['\n', '\r'], " ");
+            anstream::eprintln!("roster: {message}");
+            ExitCode::from(client::exit::code(&e))
         }
     }
 }
