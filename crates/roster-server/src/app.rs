@@ -66,9 +66,10 @@ impl Application {
             let mut every = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every.tick().await;
-                roster.housekeeping();
+                roster.housekeeping().await;
             }
         });
+        let hub = tokio::spawn(self.roster.clone().run_hub());
         tracing::info!(address = %self.local_addr(), "roster is listening");
         let served = axum::serve(
             self.listener,
@@ -77,6 +78,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         upkeep.abort();
+        hub.abort();
         served.context("the HTTP server failed")
     }
 }
@@ -95,6 +97,8 @@ pub fn settings(config: &Config, public_url: String) -> Settings {
         lockout_for: config.lockout_for,
         public_url,
         rates: config.rates,
+        log_keep_versions: config.log_keep_versions,
+        log_keep_for: config.log_keep_for,
     }
 }
 
