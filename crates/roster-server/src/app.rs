@@ -71,6 +71,13 @@ impl Application {
         });
         let hub = tokio::spawn(self.roster.clone().run_hub());
         tracing::info!(address = %self.local_addr(), "roster is listening");
+        let streams = self.roster.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Streams are upgraded connections that graceful shutdown does not wait for:
+            // tell them, so that terminals reconnect instead of seeing a dead socket.
+            streams.close_streams();
+        };
         let served = axum::serve(
             self.listener,
             self.router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -523,3 +523,20 @@ async fn randomised_terminals_converge() {
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_stopping_server_tells_its_streams() {
+    let server = TestServer::start().await;
+    let anna = server.user("anna").await;
+    let mut stream = Terminal::connect(&anna).await;
+    stream.quiet(Duration::from_millis(200)).await;
+    let stopping = tokio::spawn(server.stop());
+    let frame = stream.next(Duration::from_secs(5)).await;
+    assert_eq!(
+        frame,
+        Some(ServerFrame::Closing {
+            reason: "shutdown".into()
+        })
+    );
+    stopping.await.unwrap();
+}

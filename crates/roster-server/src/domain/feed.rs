@@ -75,6 +75,8 @@ impl Batch {
 pub enum CloseReason {
     /// The terminal's credential was revoked or its account deleted.
     Revoked,
+    /// The server is shutting down; reconnect later.
+    Shutdown,
 }
 
 /// What a connected terminal must be told, in order.
@@ -204,6 +206,13 @@ impl Hub {
         self.each(inner.by_account.get(&account), &inner, |inbox| {
             inbox.closed = Some(CloseReason::Revoked);
         });
+    }
+
+    fn close_all(&self) {
+        let inner = self.lock();
+        for state in inner.conns.values() {
+            state.with_inbox(|inbox| inbox.closed = Some(CloseReason::Shutdown));
+        }
     }
 
     /// Every connection may have missed anything: make each re-check and catch up.
@@ -338,6 +347,11 @@ impl Roster {
     /// Whether a terminal has a live stream on this server.
     pub fn is_connected(&self, terminal: TerminalId) -> bool {
         self.hub.is_connected(terminal)
+    }
+
+    /// Tells every live stream that the server is going away.
+    pub fn close_streams(&self) {
+        self.hub.close_all();
     }
 
     /// Number of live streams on this server.

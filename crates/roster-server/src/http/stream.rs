@@ -180,8 +180,15 @@ async fn send_items(socket: &mut WebSocket, feed: &Feed, items: Vec<FeedItem>) -
                     }
                 }
             }
-            FeedItem::Closed(CloseReason::Revoked) => {
-                close(socket, "revoked").await;
+            FeedItem::Closed(reason) => {
+                close(
+                    socket,
+                    match reason {
+                        CloseReason::Revoked => "revoked",
+                        CloseReason::Shutdown => "shutdown",
+                    },
+                )
+                .await;
                 return Err(StreamEnd::Gone);
             }
         }
