@@ -6,5 +6,6 @@
 mod authorization;
 mod bad_input;
 mod story;
+mod stream;
 mod support;
 mod sync_property;

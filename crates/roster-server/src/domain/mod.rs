@@ -8,6 +8,7 @@ pub mod account;
 pub mod card;
 pub mod directory;
 pub mod error;
+pub mod feed;
 pub mod group;
 pub mod ids;
 pub mod limits;
@@ -17,7 +18,7 @@ pub mod share_policy;
 
 pub use error::{Error, Result};
 
-use crate::bus::{Bus, GroupVersion};
+use crate::bus::{Bus, Event};
 use crate::store::Store;
 use card::CardRules;
 use limits::{Limits, RateSettings};
@@ -45,6 +46,10 @@ pub struct Settings {
     pub public_url: String,
     /// Request rate limits.
     pub rates: RateSettings,
+    /// Change-log entries kept per group at least, whatever their age.
+    pub log_keep_versions: i64,
+    /// Change-log entries younger than this are kept, whatever their number.
+    pub log_keep_for: Duration,
 }
 
 /// The domain service.
@@ -53,6 +58,7 @@ pub struct Roster {
     bus: Arc<dyn Bus>,
     settings: Settings,
     limits: Limits,
+    hub: feed::Hub,
 }
 
 impl std::fmt::Debug for Roster {
@@ -72,6 +78,7 @@ impl Roster {
             bus,
             settings,
             limits,
+            hub: feed::Hub::default(),
         }
     }
 
@@ -92,13 +99,25 @@ impl Roster {
 
     /// Announces, after commit, the newest version each changed group reached.
     fn publish(&self, changes: &[Change]) {
+        self.announce(&[], changes);
+    }
+
+    /// Announces membership changes first, then group versions: a streaming connection must
+    /// learn that its account left a group before it sees any later change of that group.
+    fn announce(&self, memberships: &[(ids::AccountId, ids::GroupId)], changes: &[Change]) {
+        for (account, group) in memberships {
+            self.bus.publish(Event::Membership {
+                account: *account,
+                group: *group,
+            });
+        }
         let mut newest: HashMap<ids::GroupId, i64> = HashMap::new();
         for change in changes {
             let version = newest.entry(change.group_id).or_insert(change.version);
             *version = (*version).max(change.version);
         }
         for (group, version) in newest {
-            self.bus.publish(GroupVersion { group, version });
+            self.bus.publish(Event::GroupVersion { group, version });
         }
     }
 }
