@@ -1,0 +1,192 @@
+//! Test harness: a real server (in-process, on its own runtime thread, restartable on the same
+//! port and database) and users, each with their own config and data folders, who run the
+//! real `roster` binary.
+
+#![allow(dead_code, unreachable_pub)]
+
+use roster_server::{Application, Config};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use tempfile::TempDir;
+
+/// A running server; stopped when dropped.
+pub struct Server {
+    pub url: String,
+    addr: SocketAddr,
+    dir: TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let (addr, stop, thread) = run(&dir, "127.0.0.1:0".parse().unwrap());
+        Server {
+            url: format!("http://{addr}"),
+            addr,
+            dir,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the server and waits until its port is closed.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+
+    /// Starts it again on the same port with the same database.
+    pub fn restart(&mut self) {
+        self.stop();
+        let (_, stop, thread) = run(&self.dir, self.addr);
+        self.stop = Some(stop);
+        self.thread = Some(thread);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(dir: &TempDir, listen: SocketAddr) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, JoinHandle<()>) {
+    let mut config = Config::new(format!("sqlite://{}", dir.path().join("roster.db").display()));
+    config.listen = listen;
+    config.default_region = "DE".parse().unwrap();
+    config.rates.registrations_per_hour = 10_000;
+    config.rates.logins_per_minute = 10_000;
+    config.rates.reads_per_minute = 100_000;
+    config.rates.invites_per_hour = 10_000;
+    let (ready, address) = mpsc::channel();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let app = Application::build(config).await.unwrap();
+            ready.send(app.local_addr()).unwrap();
+            app.run_until(async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+    });
+    let addr = address.recv().unwrap();
+    (addr, stop, thread)
+}
+
+/// One person with one terminal: their own config folder and address book.
+pub struct User {
+    pub login: String,
+    pub server: String,
+    home: TempDir,
+}
+
+impl User {
+    /// A user of `server`, not yet registered.
+    pub fn new(server: &Server, login: &str) -> Self {
+        User {
+            login: login.into(),
+            server: server.url.clone(),
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Registers and logs in; answers the account id.
+    pub fn register(server: &Server, login: &str) -> (Self, String) {
+        let user = User::new(server, login);
+        let account = user.json(&["register", "--server", &server.url, login]);
+        let id = account["id"].as_str().unwrap().to_string();
+        (user, id)
+    }
+
+    pub fn password(&self) -> String {
+        format!("{}-password", self.login)
+    }
+
+    pub fn home(&self) -> &Path {
+        self.home.path()
+    }
+
+    /// The default address book folder.
+    pub fn book(&self) -> PathBuf {
+        self.home.path().join("data/roster/contacts")
+    }
+
+    /// Runs `roster ARGS` as this user.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_roster"))
+            .args(args)
+            .env("ROSTER_CONFIG_DIR", self.home.path().join("config"))
+            .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env("XDG_CONFIG_HOME", self.home.path().join("xdg-config"))
+            .env("HOME", self.home.path())
+            .env("ROSTER_PASSWORD", self.password())
+            .env_remove("ROSTER_BOOK")
+            .env_remove("ROSTER_SERVER")
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and expects success; answers stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "roster {args:?} failed ({:?}): {}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    /// Runs with `--json` and expects success; answers the JSON.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = self.ok(&all);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("roster {args:?}: {e}: {out}"))
+    }
+
+    /// Runs and expects exit `code` with exactly one line on stderr and no panic; answers it.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let output = self.run(args);
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status.code(), Some(code), "roster {args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr}");
+        assert!(stderr.starts_with("roster: "), "{stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+        stderr
+    }
+}
+
+/// The `.vcf` files of a folder, by name.
+pub fn vcf_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".vcf"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
