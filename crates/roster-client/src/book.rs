@@ -143,6 +143,11 @@ impl Book {
         Ok(Applied::Removed)
     }
 
+    /// The name on the card Roster holds for a contact of a group.
+    pub async fn contact_name(&self, group: Uuid, account: Uuid) -> Result<Option<String>> {
+        Ok(self.cache.contact(group, account).await?.and_then(|c| c.formatted_name))
+    }
+
     /// Stores a group's cursor once every change up to it is on disk.
     pub async fn commit_cursor(&self, group: Uuid, cursor: i64) -> Result<()> {
         vdir::sync_dir(&vdir::group_dir(&self.root, group));
@@ -270,7 +275,10 @@ mod tests {
         let group = Uuid::new_v4();
         book.track_group(group, "Club").await.unwrap();
         let (ben, user) = (Uuid::new_v4(), Uuid::new_v4());
-        let upsert = |id, c| DirectoryChange::Upsert { account_id: id, card: c };
+        let upsert = |id, c| DirectoryChange::Upsert {
+            account_id: id,
+            card: c,
+        };
 
         let applied = book.apply(group, "Club", &upsert(ben, card("Ben", "+4930111"))).await;
         assert_eq!(applied.unwrap(), Applied::Added);
@@ -286,11 +294,15 @@ mod tests {
         std::fs::write(&theirs, "mine").unwrap();
         let kept = book.apply(group, "Club", &upsert(user, card("U", "+4930333"))).await;
         assert_eq!(kept.unwrap(), Applied::KeptUserFile);
-        let absent = book.apply(group, "Club", &DirectoryChange::Remove { account_id: user }).await;
+        let absent = book
+            .apply(group, "Club", &DirectoryChange::Remove { account_id: user })
+            .await;
         assert_eq!(absent.unwrap(), Applied::Absent);
         assert_eq!(std::fs::read_to_string(&theirs).unwrap(), "mine");
 
-        let removed = book.apply(group, "Club", &DirectoryChange::Remove { account_id: ben }).await;
+        let removed = book
+            .apply(group, "Club", &DirectoryChange::Remove { account_id: ben })
+            .await;
         assert_eq!(removed.unwrap(), Applied::Removed);
         assert!(!vdir::contact_file(dir.path(), group, ben).exists());
         assert_eq!(book.forget_group(group).await.unwrap(), 0);
@@ -305,7 +317,10 @@ mod tests {
         book.track_group(group, "Club").await.unwrap();
         let ben = Uuid::new_v4();
         // What a crash between the cache write and the file write leaves behind.
-        book.cache.put_contact(group, ben, &card("Ben", "+4930111")).await.unwrap();
+        book.cache
+            .put_contact(group, ben, &card("Ben", "+4930111"))
+            .await
+            .unwrap();
         let change = DirectoryChange::Upsert {
             account_id: ben,
             card: card("Ben", "+4930111"),

@@ -190,10 +190,7 @@ impl Cache {
             .fetch_all(&self.pool)
             .await
             .map_err(self.error())?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| r.get::<&str, _>(0).parse().ok())
-            .collect())
+        Ok(rows.iter().filter_map(|r| r.get::<&str, _>(0).parse().ok()).collect())
     }
 
     /// Every contact, ordered by group name.

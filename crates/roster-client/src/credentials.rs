@@ -151,7 +151,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(paths.credentials_file()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(paths.credentials_file())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         Credentials::remove(&paths).unwrap();

@@ -4,9 +4,8 @@
 use crate::error::{Error, Result};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use roster_proto::api::{
-    AccountView, CardInput, ChangesPage, CreateGroupRequest, CreateInviteRequest, DirectoryPage, GroupView,
-    InviteView, JoinResponse, LoginRequest, LoginResponse, MemberView, MyCard, Problem, RegisterRequest,
-    SharePolicy, TerminalView,
+    AccountView, CardInput, ChangesPage, CreateGroupRequest, CreateInviteRequest, DirectoryPage, GroupView, InviteView,
+    JoinResponse, LoginRequest, LoginResponse, MemberView, MyCard, Problem, RegisterRequest, SharePolicy, TerminalView,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -329,7 +328,10 @@ mod tests {
 
     #[test]
     fn server_urls_need_a_scheme_and_lose_the_trailing_slash() {
-        assert_eq!(normalise_server_url("http://h:8080/").ok().as_deref(), Some("http://h:8080"));
+        assert_eq!(
+            normalise_server_url("http://h:8080/").ok().as_deref(),
+            Some("http://h:8080")
+        );
         assert!(matches!(normalise_server_url("h:8080"), Err(Error::Usage(_))));
         assert!(matches!(normalise_server_url("https://"), Err(Error::Usage(_))));
     }
@@ -351,8 +353,17 @@ mod tests {
             error_for(StatusCode::CONFLICT, Some(expired), Call::Other),
             Error::Refused(_)
         ));
-        assert!(matches!(error_for(StatusCode::UNAUTHORIZED, None, Call::Login), Error::WrongPassword));
-        assert!(matches!(error_for(StatusCode::UNAUTHORIZED, None, Call::Other), Error::TokenRejected));
-        assert!(matches!(error_for(StatusCode::BAD_GATEWAY, None, Call::Other), Error::Server(_)));
+        assert!(matches!(
+            error_for(StatusCode::UNAUTHORIZED, None, Call::Login),
+            Error::WrongPassword
+        ));
+        assert!(matches!(
+            error_for(StatusCode::UNAUTHORIZED, None, Call::Other),
+            Error::TokenRejected
+        ));
+        assert!(matches!(
+            error_for(StatusCode::BAD_GATEWAY, None, Call::Other),
+            Error::Server(_)
+        ));
     }
 }

@@ -154,7 +154,10 @@ async fn resync(client: &Client, book: &Book, group: &GroupView, summary: &mut S
         }
     }
     for account_id in stale {
-        summary.count(book.apply(group.id, &group.name, &DirectoryChange::Remove { account_id }).await?);
+        summary.count(
+            book.apply(group.id, &group.name, &DirectoryChange::Remove { account_id })
+                .await?,
+        );
     }
     Ok(version.unwrap_or(0))
 }

@@ -5,7 +5,7 @@ use super::{BookArg, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use roster_client::book::contact_vcard;
-use roster_client::{Book, Contact, Error, SyncObserver};
+use roster_client::{Book, Contact, Error, SyncObserver, WatchEvent};
 use std::path::PathBuf;
 
 /// Syncs below this many changes finish too fast for a bar to help.
@@ -139,10 +139,7 @@ pub(crate) async fn contacts(cx: &Context, args: ContactsArgs) -> anyhow::Result
 fn matches(contact: &Contact, text: &str) -> bool {
     let needle = text.trim().to_lowercase();
     let digits: String = needle.chars().filter(char::is_ascii_digit).collect();
-    let looks_like_phone = !digits.is_empty()
-        && needle
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +-()/.".contains(c));
+    let looks_like_phone = !digits.is_empty() && needle.chars().all(|c| c.is_ascii_digit() || " +-()/.".contains(c));
     let card = &contact.card;
     let name = card.formatted_name.as_deref().unwrap_or_default().to_lowercase();
     name.contains(&needle)
@@ -180,4 +177,58 @@ pub(crate) async fn export(cx: &Context, args: ExportArgs) -> anyhow::Result<()>
         })?;
     }
     Ok(())
+}
+
+/// `roster watch`
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    #[command(flatten)]
+    book: BookArg,
+}
+
+/// `roster watch [--to DIR]`: one line per change until Ctrl-C or a revoked token.
+pub(crate) async fn watch(cx: &Context, args: WatchArgs) -> anyhow::Result<()> {
+    let (client, mut credentials) = cx.client()?;
+    let dir = cx.book_dir(&args.book)?;
+    let book = Book::open(&dir, &credentials.server, credentials.account_id).await?;
+    if args.book.dir.is_some() && credentials.book.as_ref() != Some(&dir) {
+        credentials.book = Some(dir.clone());
+        credentials.save(&cx.paths)?;
+    }
+    let json = cx.out.json();
+    let mut report = |event: WatchEvent| print_event(&event, json);
+    let result = tokio::select! {
+        result = roster_client::watch(&client, &credentials.token, &book, &mut report) => result,
+        _ = tokio::signal::ctrl_c() => Ok(()),
+    };
+    book.close().await;
+    Ok(result?)
+}
+
+fn print_event(event: &WatchEvent, json: bool) {
+    if json {
+        if let Ok(line) = serde_json::to_string(event) {
+            anstream::println!("{line}");
+        }
+        return;
+    }
+    match event {
+        WatchEvent::Connected => anstream::eprintln!("{}", styled(DIM, "connected; watching for changes")),
+        WatchEvent::Contact { group, name, change } => {
+            let sign = match *change {
+                "added" => "+",
+                "removed" => "-",
+                _ => "~",
+            };
+            anstream::println!("{sign} {}  {}", styled(STRONG, name), styled(DIM, format!("[{group}]")));
+        }
+        WatchEvent::Joined { group } => anstream::println!("joined {}", styled(STRONG, group)),
+        WatchEvent::Left { group, removed } => {
+            anstream::println!("left {} (-{removed})", styled(STRONG, group));
+        }
+        WatchEvent::Disconnected {
+            reason,
+            retry_in_seconds,
+        } => anstream::eprintln!("{reason}; retrying in {retry_in_seconds} s"),
+    }
 }

@@ -170,7 +170,9 @@ fn input_of(card: &CardView) -> CardInput {
 /// Splits `type:value`; a value without a known type prefix is returned whole.
 fn typed<'a>(text: &'a str, kinds: &[&str]) -> (Option<&'a str>, &'a str) {
     match text.split_once(':') {
-        Some((kind, value)) if kinds.contains(&kind.trim().to_lowercase().as_str()) => (Some(kind.trim()), value.trim()),
+        Some((kind, value)) if kinds.contains(&kind.trim().to_lowercase().as_str()) => {
+            (Some(kind.trim()), value.trim())
+        }
         _ => (None, text.trim()),
     }
 }

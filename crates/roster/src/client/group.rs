@@ -166,7 +166,12 @@ pub(crate) async fn run(cx: &Context, command: GroupCommand) -> anyhow::Result<(
                 })
                 .await?;
             cx.out.show(&group, || {
-                anstream::println!("{} {}  {}", styled(GOOD, "Created"), styled(STRONG, &group.name), styled(DIM, group.id));
+                anstream::println!(
+                    "{} {}  {}",
+                    styled(GOOD, "Created"),
+                    styled(STRONG, &group.name),
+                    styled(DIM, group.id)
+                );
             })
         }
         GroupCommand::List => {
@@ -232,7 +237,10 @@ pub(crate) async fn run(cx: &Context, command: GroupCommand) -> anyhow::Result<(
                 anstream::println!("{link}");
                 anstream::eprintln!(
                     "{}",
-                    styled(DIM, format!("valid until {}; join with: roster group join LINK", invite.expires_at))
+                    styled(
+                        DIM,
+                        format!("valid until {}; join with: roster group join LINK", invite.expires_at)
+                    )
                 );
             })
         }

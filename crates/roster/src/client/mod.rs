@@ -35,6 +35,8 @@ pub(crate) enum Command {
     Group(group::GroupCommand),
     /// Bring the local address book (a vdir folder) up to date with every group.
     Sync(book::SyncArgs),
+    /// Stay connected and apply each change to the local address book as it happens.
+    Watch(book::WatchArgs),
     /// List or search the contacts of the local address book (offline).
     Contacts(book::ContactsArgs),
     /// Write the local address book as one multi-contact .vcf file (offline).
@@ -96,6 +98,7 @@ pub(crate) async fn run(command: Command, json: bool) -> anyhow::Result<()> {
         Command::Card(command) => card::run(&cx, command).await?,
         Command::Group(command) => group::run(&cx, command).await?,
         Command::Sync(args) => book::sync(&cx, args).await?,
+        Command::Watch(args) => book::watch(&cx, args).await?,
         Command::Contacts(args) => book::contacts(&cx, args).await?,
         Command::Export(args) => book::export(&cx, args).await?,
     }

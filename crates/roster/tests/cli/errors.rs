@@ -15,7 +15,11 @@ fn each_fault_has_one_line_and_its_own_exit_code() {
     let stderr = stranger.fails(&["login", "--server", "http://127.0.0.1:1", "nobody"], 3);
     assert!(stderr.contains("cannot reach the server"), "{stderr}");
     // 4: wrong password (the stranger's password is not Anna's).
-    assert!(stranger.fails(&["login", "--server", &server.url, "anna"], 4).contains("wrong login"));
+    assert!(
+        stranger
+            .fails(&["login", "--server", &server.url, "anna"], 4)
+            .contains("wrong login")
+    );
     // 2: usage, before any request.
     stranger.fails(&["login", "--server", "ftp://x", "anna"], 2);
 
@@ -23,7 +27,10 @@ fn each_fault_has_one_line_and_its_own_exit_code() {
     anna.fails(&["group", "show", "No such group"], 6);
     anna.fails(&["group", "join", &format!("{}/join/inv_doesnotexist", server.url)], 6);
     // 8: the server rejects a field, and says which.
-    assert!(anna.fails(&["card", "set", "--phone", "12"], 8).contains("phones[0].number"));
+    assert!(
+        anna.fails(&["card", "set", "--phone", "12"], 8)
+            .contains("phones[0].number")
+    );
 
     // 7: an invite used up.
     anna.ok(&["group", "create", "Club"]);
@@ -34,7 +41,10 @@ fn each_fault_has_one_line_and_its_own_exit_code() {
     let (ben, _) = User::register(&server, "ben");
     ben.ok(&["group", "join", &link]);
     let (carl, _) = User::register(&server, "carl");
-    assert!(carl.fails(&["group", "join", &link], 7).contains("expired or has been used up"));
+    assert!(
+        carl.fails(&["group", "join", &link], 7)
+            .contains("expired or has been used up")
+    );
     // 9: refused: the owner cannot leave, a member cannot invite in an invite-only group.
     anna.fails(&["group", "leave", "Club"], 9);
     ben.fails(&["group", "invite", "Club"], 9);

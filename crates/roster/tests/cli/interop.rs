@@ -35,10 +35,22 @@ fn khard_reads_the_synced_address_book() {
     let (carl, carl_id) = User::register(&server, "carl");
     anna.ok(&["card", "set", "--name", "Anna Schmidt", "--phone", "+49 30 1234567"]);
     ben.ok(&["card", "set", "--name", "Ben Meier", "--phone", "work:+49 170 1111111"]);
-    carl.ok(&["card", "set", "--name", "Carl Ölmüller, Jr.", "--phone", "+49 89 5555555", "--email", "carl@example.org"]);
+    carl.ok(&[
+        "card",
+        "set",
+        "--name",
+        "Carl Ölmüller, Jr.",
+        "--phone",
+        "+49 89 5555555",
+        "--email",
+        "carl@example.org",
+    ]);
     let group = anna.json(&["group", "create", "Chor; Süd"]);
     let group_id = group["id"].as_str().unwrap().to_string();
-    let link = anna.json(&["group", "invite", "Chor; Süd"])["url"].as_str().unwrap().to_string();
+    let link = anna.json(&["group", "invite", "Chor; Süd"])["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     ben.ok(&["group", "join", &link]);
     carl.ok(&["group", "join", &link]);
     anna.ok(&["group", "share", "Chor; Süd", "--fields", "name,phones,emails"]);
@@ -47,7 +59,11 @@ fn khard_reads_the_synced_address_book() {
 
     let folder = anna.book().join(&group_id);
     let config = anna.home().join("khard.conf");
-    std::fs::write(&config, format!("[addressbooks]\n[[chor]]\npath = {}\n", folder.display())).unwrap();
+    std::fs::write(
+        &config,
+        format!("[addressbooks]\n[[chor]]\npath = {}\n", folder.display()),
+    )
+    .unwrap();
     let run = |args: &[&str]| {
         let output = Command::new(&khard).arg("-c").arg(&config).args(args).output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);

@@ -8,3 +8,4 @@ mod errors;
 mod interop;
 mod story;
 mod support;
+mod watch;

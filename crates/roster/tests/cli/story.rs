@@ -7,7 +7,16 @@ fn sync_writes_updates_and_removes_the_other_members_cards_and_keeps_user_files(
     let server = Server::start();
     let (anna, anna_id) = User::register(&server, "anna");
     let (ben, ben_id) = User::register(&server, "ben");
-    anna.ok(&["card", "set", "--name", "Anna Schmidt", "--phone", "030 1234567", "--email", "anna@example.org"]);
+    anna.ok(&[
+        "card",
+        "set",
+        "--name",
+        "Anna Schmidt",
+        "--phone",
+        "030 1234567",
+        "--email",
+        "anna@example.org",
+    ]);
     ben.ok(&["card", "set", "--name", "Ben Meier", "--phone", "+49 170 1111111"]);
 
     let group = anna.json(&["group", "create", "Class 3b", "--description", "parents"]);
@@ -24,8 +33,14 @@ fn sync_writes_updates_and_removes_the_other_members_cards_and_keeps_user_files(
     assert_eq!(vcf_files(&folder), vec![format!("{anna_id}.vcf")]);
     let anna_file = folder.join(format!("{anna_id}.vcf"));
     let vcard = std::fs::read_to_string(&anna_file).unwrap();
-    assert!(vcard.contains("VERSION:4.0") && vcard.contains(&format!("UID:{anna_id}")), "{vcard}");
-    assert!(vcard.contains("FN:Anna Schmidt") && vcard.contains("+49301234567"), "{vcard}");
+    assert!(
+        vcard.contains("VERSION:4.0") && vcard.contains(&format!("UID:{anna_id}")),
+        "{vcard}"
+    );
+    assert!(
+        vcard.contains("FN:Anna Schmidt") && vcard.contains("+49301234567"),
+        "{vcard}"
+    );
     assert_eq!(std::fs::read_to_string(folder.join("displayname")).unwrap(), "Class 3b");
     // Anna sees Ben, never herself.
     assert!(anna.ok(&["sync"]).starts_with("+1 ~0 -0"));
@@ -40,12 +55,18 @@ fn sync_writes_updates_and_removes_the_other_members_cards_and_keeps_user_files(
     anna.ok(&["card", "set", "--phone", "+49 30 7654321"]);
     assert!(ben.ok(&["sync"]).starts_with("+0 ~1 -0"));
     let vcard = std::fs::read_to_string(&anna_file).unwrap();
-    assert!(vcard.contains("+49307654321") && !vcard.contains("+49301234567"), "{vcard}");
+    assert!(
+        vcard.contains("+49307654321") && !vcard.contains("+49301234567"),
+        "{vcard}"
+    );
     assert!(ben.ok(&["sync"]).starts_with("+0 ~0 -0"));
 
     // Offline: the local book lists and searches, and exports one multi-contact file.
     let contacts = ben.ok(&["contacts"]);
-    assert!(contacts.contains("Anna Schmidt") && contacts.contains("+49307654321"), "{contacts}");
+    assert!(
+        contacts.contains("Anna Schmidt") && contacts.contains("+49307654321"),
+        "{contacts}"
+    );
     assert!(ben.ok(&["contacts", "search", "030 765"]).contains("Anna Schmidt"));
     assert!(ben.ok(&["contacts", "search", "nobody"]).is_empty());
     let export = ben.home().join("all.vcf");
@@ -61,7 +82,10 @@ fn sync_writes_updates_and_removes_the_other_members_cards_and_keeps_user_files(
     assert!(own.exists() && folder.join("notes.txt").exists());
     assert!(anna.ok(&["sync"]).starts_with("+0 ~0 -1 in 1 group"));
     assert!(vcf_files(&anna.book().join(&group_id)).is_empty());
-    assert!(anna.book().join(&group_id).is_dir(), "the group folder stays while Anna is a member");
+    assert!(
+        anna.book().join(&group_id).is_dir(),
+        "the group folder stays while Anna is a member"
+    );
 }
 
 #[test]
@@ -85,7 +109,10 @@ fn sync_into_another_folder_remembers_it_and_approval_groups_wait_for_an_admin()
     let elsewhere = carl.home().join("book");
     let out = carl.ok(&["sync", "--to", elsewhere.to_str().unwrap()]);
     assert!(out.starts_with("+1 ~0 -0 in 1 group"), "{out}");
-    assert!(carl.ok(&["contacts"]).contains("Anna"), "contacts reads the folder synced last");
+    assert!(
+        carl.ok(&["contacts"]).contains("Anna"),
+        "contacts reads the folder synced last"
+    );
     assert!(!carl.book().exists());
 
     // Anna shares only her name with the club: her number leaves Carl's file.

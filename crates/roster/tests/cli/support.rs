@@ -130,7 +130,13 @@ impl User {
 
     /// Runs `roster ARGS` as this user.
     pub fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_roster"))
+        self.command(args).output().unwrap()
+    }
+
+    /// `roster ARGS` as this user, not yet started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+        command
             .args(args)
             .env("ROSTER_CONFIG_DIR", self.home.path().join("config"))
             .env("XDG_DATA_HOME", self.home.path().join("data"))
@@ -139,9 +145,8 @@ impl User {
             .env("ROSTER_PASSWORD", self.password())
             .env_remove("ROSTER_BOOK")
             .env_remove("ROSTER_SERVER")
-            .env_remove("RUST_BACKTRACE")
-            .output()
-            .unwrap()
+            .env_remove("RUST_BACKTRACE");
+        command
     }
 
     /// Runs and expects success; answers stdout.
@@ -171,7 +176,10 @@ impl User {
         assert_eq!(output.status.code(), Some(code), "roster {args:?}: {stderr}");
         assert_eq!(stderr.lines().count(), 1, "one line on stderr: {stderr}");
         assert!(stderr.starts_with("roster: "), "{stderr}");
-        assert!(!stderr.contains("panicked") && !stderr.contains("backtrace"), "{stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("backtrace"),
+            "{stderr}"
+        );
         stderr
     }
 }
