@@ -291,6 +291,9 @@ fn server_bin(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // The workspace builds reqwest with rustls but no built-in crypto provider (roster-client
+    // picks ring so that aws-lc stays out), and reqwest panics without one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
     let wanted = (cli.terminals as u64) * 2 + 1024;

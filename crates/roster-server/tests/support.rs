@@ -15,6 +15,13 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+/// An HTTP client. The workspace builds reqwest with rustls but no built-in crypto provider
+/// (roster-client picks ring so that aws-lc stays out), and reqwest panics without one.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
 /// A running server; stopped when dropped.
 pub struct TestServer {
     pub base: String,
@@ -78,7 +85,7 @@ impl TestServer {
     pub fn anonymous(&self) -> User {
         User {
             base: self.base.clone(),
-            http: reqwest::Client::new(),
+            http: http_client(),
             token: String::new(),
             id: Uuid::nil(),
             login: String::new(),
@@ -186,7 +193,7 @@ impl User {
         assert_eq!(status, StatusCode::CREATED, "login {login}: {body}");
         User {
             base: self.base.clone(),
-            http: reqwest::Client::new(),
+            http: http_client(),
             token: body["token"].as_str().expect("token").to_string(),
             id: body["account"]["id"]
                 .as_str()

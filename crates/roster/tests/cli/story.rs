@@ -127,3 +127,47 @@ fn sync_into_another_folder_remembers_it_and_approval_groups_wait_for_an_admin()
     assert!(carl.ok(&["sync"]).starts_with("+0 ~0 -1 in 0 groups"));
     assert!(carl.json(&["contacts"]).as_array().unwrap().is_empty());
 }
+
+#[test]
+fn a_cursor_older_than_the_kept_log_resyncs_the_whole_group() {
+    let server = Server::keeping(0);
+    let (anna, anna_id) = User::register(&server, "anna");
+    let (ben, _) = User::register(&server, "ben");
+    let (carl, carl_id) = User::register(&server, "carl");
+    anna.ok(&["card", "set", "--name", "Anna", "--phone", "+49 30 1111111"]);
+    carl.ok(&["card", "set", "--name", "Carl", "--phone", "+49 30 3333333"]);
+    let group_id = anna.json(&["group", "create", "Club"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let link = anna.json(&["group", "invite", "Club"])["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    ben.ok(&["group", "join", &link]);
+    carl.ok(&["group", "join", &link]);
+    assert!(ben.ok(&["sync"]).starts_with("+2 ~0 -0"));
+
+    // While Ben is away Carl leaves and Anna changes her number; then the log is compacted
+    // past Ben's cursor, so the server can only answer "resync".
+    carl.ok(&["group", "leave", "Club"]);
+    anna.ok(&["card", "set", "--phone", "+49 30 2222222"]);
+    assert!(server.compact() > 0);
+    let folder = ben.book().join(&group_id);
+    std::fs::write(
+        folder.join("mine.vcf"),
+        "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Mine\r\nEND:VCARD\r\n",
+    )
+    .unwrap();
+
+    let out = ben.ok(&["sync"]);
+    assert!(out.starts_with("+0 ~1 -1 in 1 group"), "{out}");
+    let anna_file = folder.join(format!("{anna_id}.vcf"));
+    assert!(std::fs::read_to_string(anna_file).unwrap().contains("+49302222222"));
+    assert!(!folder.join(format!("{carl_id}.vcf")).exists());
+    assert!(folder.join("mine.vcf").exists());
+    assert!(
+        ben.ok(&["sync"]).starts_with("+0 ~0 -0"),
+        "the cursor after a resync is current"
+    );
+}

@@ -4,13 +4,15 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+use roster_server::domain::Roster;
 use roster_server::{Application, Config};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
+use std::time::Duration;
 use tempfile::TempDir;
 
 /// A running server; stopped when dropped.
@@ -18,39 +20,58 @@ pub struct Server {
     pub url: String,
     addr: SocketAddr,
     dir: TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    keep_versions: i64,
+    running: Option<Running>,
+}
+
+/// The server's thread, its runtime and how to stop it.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: JoinHandle<()>,
+    runtime: tokio::runtime::Handle,
+    roster: Arc<Roster>,
 }
 
 impl Server {
     pub fn start() -> Self {
+        Self::keeping(10_000)
+    }
+
+    /// A server whose change-log compaction keeps only the last `keep_versions` per group.
+    pub fn keeping(keep_versions: i64) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let (addr, stop, thread) = run(&dir, "127.0.0.1:0".parse().unwrap());
+        let running = run(&dir, "127.0.0.1:0".parse().unwrap(), keep_versions);
+        let addr = running.0;
         Server {
             url: format!("http://{addr}"),
             addr,
             dir,
-            stop: Some(stop),
-            thread: Some(thread),
+            keep_versions,
+            running: Some(running.1),
         }
+    }
+
+    /// Compacts the change log now, as the server's housekeeping does from time to time.
+    pub fn compact(&self) -> u64 {
+        let running = self.running.as_ref().unwrap();
+        let roster = running.roster.clone();
+        running
+            .runtime
+            .block_on(async move { roster.compact_log().await.unwrap() })
     }
 
     /// Stops the server and waits until its port is closed.
     pub fn stop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            thread.join().unwrap();
+        if let Some(running) = self.running.take() {
+            let _ = running.stop.send(());
+            running.thread.join().unwrap();
         }
     }
 
     /// Starts it again on the same port with the same database.
     pub fn restart(&mut self) {
         self.stop();
-        let (_, stop, thread) = run(&self.dir, self.addr);
-        self.stop = Some(stop);
-        self.thread = Some(thread);
+        self.running = Some(run(&self.dir, self.addr, self.keep_versions).1);
     }
 }
 
@@ -60,7 +81,7 @@ impl Drop for Server {
     }
 }
 
-fn run(dir: &TempDir, listen: SocketAddr) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, JoinHandle<()>) {
+fn run(dir: &TempDir, listen: SocketAddr, keep_versions: i64) -> (SocketAddr, Running) {
     let mut config = Config::new(format!("sqlite://{}", dir.path().join("roster.db").display()));
     config.listen = listen;
     config.default_region = "DE".parse().unwrap();
@@ -68,6 +89,8 @@ fn run(dir: &TempDir, listen: SocketAddr) -> (SocketAddr, tokio::sync::oneshot::
     config.rates.logins_per_minute = 10_000;
     config.rates.reads_per_minute = 100_000;
     config.rates.invites_per_hour = 10_000;
+    config.log_keep_versions = keep_versions;
+    config.log_keep_for = Duration::ZERO;
     let (ready, address) = mpsc::channel();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {
@@ -78,7 +101,8 @@ fn run(dir: &TempDir, listen: SocketAddr) -> (SocketAddr, tokio::sync::oneshot::
             .unwrap();
         runtime.block_on(async move {
             let app = Application::build(config).await.unwrap();
-            ready.send(app.local_addr()).unwrap();
+            let handle = tokio::runtime::Handle::current();
+            ready.send((app.local_addr(), handle, app.roster())).unwrap();
             app.run_until(async {
                 let _ = stopped.await;
             })
@@ -86,8 +110,16 @@ fn run(dir: &TempDir, listen: SocketAddr) -> (SocketAddr, tokio::sync::oneshot::
             .unwrap();
         });
     });
-    let addr = address.recv().unwrap();
-    (addr, stop, thread)
+    let (addr, runtime, roster) = address.recv().unwrap();
+    (
+        addr,
+        Running {
+            stop,
+            thread,
+            runtime,
+            roster,
+        },
+    )
 }
 
 /// One person with one terminal: their own config folder and address book.
