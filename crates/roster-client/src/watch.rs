@@ -135,9 +135,10 @@ async fn connection(client: &Client, token: &str, book: &Book, report: &mut dyn 
         let reply = match state.handle(client, book, frame, report).await {
             Ok(reply) => reply,
             Err(Error::TokenRejected) => return End::Fatal(Error::TokenRejected),
-            // A local failure (disk full, cache) is not cured by reconnecting at once, but the
-            // back-off retries it from the stored cursor without losing anything.
-            Err(e) => return End::Retry(e.to_string(), true),
+            Err(Error::Server(why)) => return End::Retry(why, true),
+            // A local failure (disk full, cache) is not cured by reconnecting at once, so the
+            // back-off keeps growing; each retry resumes from the stored cursor, losing nothing.
+            Err(e) => return End::Retry(e.to_string(), false),
         };
         if let Some(reply) = reply
             && let Err(e) = send(&mut socket, &reply).await
@@ -230,23 +231,11 @@ impl Session {
                 let change = DirectoryChange::Upsert { account_id, card };
                 self.apply(client, book, group, name, change, report).await?;
             }
-            ServerFrame::Remove { group, account_id } => {
-                let name = book
-                    .contact_name(group, account_id)
-                    .await?
-                    .unwrap_or_else(|| account_id.to_string());
-                let change = DirectoryChange::Remove { account_id };
-                self.apply(client, book, group, name, change, report).await?;
-            }
+            ServerFrame::Remove { group, account_id } => self.remove(client, book, group, account_id, report).await?,
             ServerFrame::Cursor { group, cursor } => {
                 if let Some(stale) = self.resyncing.remove(&group) {
                     for account_id in stale {
-                        let name = book
-                            .contact_name(group, account_id)
-                            .await?
-                            .unwrap_or_else(|| account_id.to_string());
-                        let change = DirectoryChange::Remove { account_id };
-                        self.apply(client, book, group, name, change, report).await?;
+                        self.remove(client, book, group, account_id, report).await?;
                     }
                 }
                 self.name(client, book, group).await?;
@@ -266,6 +255,23 @@ impl Session {
             }
         }
         Ok(None)
+    }
+
+    /// Removes a contact, reporting it by the name on the card being removed.
+    async fn remove(
+        &mut self,
+        client: &Client,
+        book: &Book,
+        group: Uuid,
+        account_id: Uuid,
+        report: &mut dyn FnMut(WatchEvent),
+    ) -> Result<()> {
+        let name = book
+            .contact_name(group, account_id)
+            .await?
+            .unwrap_or_else(|| account_id.to_string());
+        let change = DirectoryChange::Remove { account_id };
+        self.apply(client, book, group, name, change, report).await
     }
 
     async fn apply(

@@ -5,8 +5,9 @@ use super::{BookArg, Context};
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use roster_client::book::contact_vcard;
-use roster_client::{Book, Contact, Error, SyncObserver, WatchEvent};
-use std::path::PathBuf;
+use roster_client::{Book, Contact, Credentials, Error, SyncObserver, WatchEvent};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Syncs below this many changes finish too fast for a bar to help.
 const BAR_FROM: u64 = 200;
@@ -50,27 +51,43 @@ pub(crate) struct ExportArgs {
     group: Option<String>,
 }
 
-/// A progress bar on stderr for large syncs; indicatif draws nothing when stderr is not a
-/// terminal.
-struct Bar(Option<ProgressBar>);
+/// A progress bar on stderr, made only for large syncs; indicatif draws nothing when stderr
+/// is not a terminal.
+struct Bar {
+    wanted: bool,
+    bar: OnceLock<ProgressBar>,
+}
 
 impl SyncObserver for Bar {
     fn planned(&self, changes: u64) {
-        if let Some(bar) = &self.0 {
-            if changes >= BAR_FROM {
-                bar.set_length(changes);
-                bar.reset();
-            } else {
-                bar.finish_and_clear();
+        if self.wanted && changes >= BAR_FROM {
+            let bar = ProgressBar::new(changes);
+            if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} changes {eta}") {
+                bar.set_style(style);
             }
+            let _ = self.bar.set(bar);
         }
     }
 
     fn advanced(&self, versions: u64) {
-        if let Some(bar) = &self.0 {
+        if let Some(bar) = self.bar.get() {
             bar.inc(versions);
         }
     }
+}
+
+/// Remembers the book folder (absolute, so that it means the same from any folder) for later
+/// commands, when it was given with `--to`.
+fn remember(cx: &Context, arg: &BookArg, dir: &Path, credentials: &mut Credentials) -> anyhow::Result<()> {
+    if arg.dir.is_none() {
+        return Ok(());
+    }
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if credentials.book.as_ref() != Some(&dir) {
+        credentials.book = Some(dir);
+        credentials.save(&cx.paths)?;
+    }
+    Ok(())
 }
 
 /// `roster sync [--to DIR]`
@@ -78,27 +95,17 @@ pub(crate) async fn sync(cx: &Context, args: SyncArgs) -> anyhow::Result<()> {
     let (client, mut credentials) = cx.client()?;
     let dir = cx.book_dir(&args.book)?;
     let book = Book::open(&dir, &credentials.server, credentials.account_id).await?;
-    let bar = if cx.out.json() {
-        Bar(None)
-    } else {
-        let bar = ProgressBar::hidden();
-        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} changes {eta}") {
-            bar.set_style(style);
-        }
-        Bar(Some(bar))
+    let bar = Bar {
+        wanted: !cx.out.json(),
+        bar: OnceLock::new(),
     };
     let result = roster_client::sync(&client, &book, &bar).await;
-    if let Some(bar) = &bar.0 {
+    if let Some(bar) = bar.bar.get() {
         bar.finish_and_clear();
     }
     book.close().await;
     let summary = result?;
-    // Later commands (contacts, export, the next sync) use the folder synced last.
-    if args.book.dir.is_some() && credentials.book.as_ref() != Some(&dir) {
-        credentials.book = Some(dir.clone());
-        credentials.save(&cx.paths)?;
-    }
+    remember(cx, &args.book, &dir, &mut credentials)?;
     let value = serde_json::json!({"summary": summary, "line": summary.line(), "book": dir});
     cx.out.show(&value, || {
         anstream::println!("{}  {}", summary.line(), styled(DIM, dir.display()));
@@ -191,10 +198,7 @@ pub(crate) async fn watch(cx: &Context, args: WatchArgs) -> anyhow::Result<()> {
     let (client, mut credentials) = cx.client()?;
     let dir = cx.book_dir(&args.book)?;
     let book = Book::open(&dir, &credentials.server, credentials.account_id).await?;
-    if args.book.dir.is_some() && credentials.book.as_ref() != Some(&dir) {
-        credentials.book = Some(dir.clone());
-        credentials.save(&cx.paths)?;
-    }
+    remember(cx, &args.book, &dir, &mut credentials)?;
     let json = cx.out.json();
     let mut report = |event: WatchEvent| print_event(&event, json);
     let result = tokio::select! {

@@ -3,7 +3,7 @@
 
 use super::Context;
 use super::output::{DIM, GOOD, NOTE, STRONG, styled};
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use roster_client::http::invite_code;
 use roster_client::{Client, Error};
 use roster_proto::api::{
@@ -21,9 +21,10 @@ pub(crate) enum GroupCommand {
         /// What the group is.
         #[arg(long)]
         description: Option<String>,
-        /// How people join.
-        #[arg(long, value_enum, default_value_t = Policy::InviteOnly)]
-        policy: Policy,
+        /// How people join: invite-only (admins invite, a link joins at once), approval (a link
+        /// files a request an admin approves) or open-with-link (any member invites).
+        #[arg(long, value_parser = wire_name::<JoinPolicy>, default_value = "invite-only")]
+        policy: JoinPolicy,
         /// Most active members allowed.
         #[arg(long)]
         limit: Option<u32>,
@@ -89,57 +90,17 @@ pub(crate) enum GroupCommand {
     Share {
         /// Group id or name.
         group: String,
-        /// The fields the group may see, comma-separated (without it: show them).
-        #[arg(long, value_enum, value_delimiter = ',')]
-        fields: Option<Vec<Field>>,
+        /// The fields the group may see, comma-separated, from: name, phones, emails,
+        /// organization, address, birthday, note, photo. Without it: show them.
+        #[arg(long, value_parser = wire_name::<CardField>, value_delimiter = ',')]
+        fields: Option<Vec<CardField>>,
     },
 }
 
-/// How people join a group.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum Policy {
-    /// Admins invite; a link joins at once.
-    InviteOnly,
-    /// A link files a request that an admin approves.
-    Approval,
-    /// Any member may invite; a link joins at once.
-    OpenWithLink,
-}
-
-/// A card field a group may see.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum Field {
-    /// Formatted and structured name.
-    Name,
-    /// Phone numbers.
-    Phones,
-    /// E-mail addresses.
-    Emails,
-    /// Organisation and title.
-    Organization,
-    /// Postal address.
-    Address,
-    /// Birthday.
-    Birthday,
-    /// Note.
-    Note,
-    /// Photo.
-    Photo,
-}
-
-impl From<Field> for CardField {
-    fn from(field: Field) -> Self {
-        match field {
-            Field::Name => CardField::Name,
-            Field::Phones => CardField::Phones,
-            Field::Emails => CardField::Emails,
-            Field::Organization => CardField::Organization,
-            Field::Address => CardField::Address,
-            Field::Birthday => CardField::Birthday,
-            Field::Note => CardField::Note,
-            Field::Photo => CardField::Photo,
-        }
-    }
+/// Parses a wire enum from its JSON name (`invite_only`, `phones`…), also written with `-`.
+fn wire_name<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
+    let name = text.trim().to_lowercase().replace('-', "_");
+    serde_json::from_value(serde_json::Value::String(name)).map_err(|_| format!("`{text}` is not one of them"))
 }
 
 /// Runs a group command.
@@ -152,16 +113,11 @@ pub(crate) async fn run(cx: &Context, command: GroupCommand) -> anyhow::Result<(
             policy,
             limit,
         } => {
-            let join_policy = match policy {
-                Policy::InviteOnly => JoinPolicy::InviteOnly,
-                Policy::Approval => JoinPolicy::Approval,
-                Policy::OpenWithLink => JoinPolicy::OpenWithLink,
-            };
             let group = client
                 .create_group(&CreateGroupRequest {
                     name,
                     description,
-                    join_policy: Some(join_policy),
+                    join_policy: Some(policy),
                     member_limit: limit,
                 })
                 .await?;
@@ -301,9 +257,7 @@ pub(crate) async fn run(cx: &Context, command: GroupCommand) -> anyhow::Result<(
             let group = resolve_group(&client, &group).await?;
             let policy = match fields {
                 Some(fields) => {
-                    let policy = SharePolicy {
-                        fields: fields.into_iter().map(CardField::from).collect(),
-                    };
+                    let policy = SharePolicy { fields };
                     client.set_share_policy(group.id, &policy).await?
                 }
                 None => client.share_policy(group.id).await?,
@@ -385,6 +339,13 @@ fn qr_code(link: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_names_parse_with_dashes_or_underscores() {
+        assert_eq!(wire_name::<JoinPolicy>("open-with-link"), Ok(JoinPolicy::OpenWithLink));
+        assert_eq!(wire_name::<CardField>("Phones"), Ok(CardField::Phones));
+        assert!(wire_name::<CardField>("shoe_size").is_err());
+    }
 
     #[test]
     fn a_qr_code_is_square_blocks() {

@@ -136,14 +136,7 @@ fn a_cursor_older_than_the_kept_log_resyncs_the_whole_group() {
     let (carl, carl_id) = User::register(&server, "carl");
     anna.ok(&["card", "set", "--name", "Anna", "--phone", "+49 30 1111111"]);
     carl.ok(&["card", "set", "--name", "Carl", "--phone", "+49 30 3333333"]);
-    let group_id = anna.json(&["group", "create", "Club"])["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let link = anna.json(&["group", "invite", "Club"])["url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (group_id, link) = anna.create_group("Club", &[]);
     ben.ok(&["group", "join", &link]);
     carl.ok(&["group", "join", &link]);
     assert!(ben.ok(&["sync"]).starts_with("+2 ~0 -0"));

@@ -201,6 +201,18 @@ impl User {
         serde_json::from_str(&out).unwrap_or_else(|e| panic!("roster {args:?}: {e}: {out}"))
     }
 
+    /// Creates a group (with extra flags) and an invite link to it; answers (group id, link).
+    pub fn create_group(&self, name: &str, flags: &[&str]) -> (String, String) {
+        let mut args = vec!["group", "create", name];
+        args.extend_from_slice(flags);
+        let group = self.json(&args)["id"].as_str().unwrap().to_string();
+        let link = self.json(&["group", "invite", &group])["url"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        (group, link)
+    }
+
     /// Runs and expects exit `code` with exactly one line on stderr and no panic; answers it.
     pub fn fails(&self, args: &[&str], code: i32) -> String {
         let output = self.run(args);

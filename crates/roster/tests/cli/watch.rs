@@ -58,14 +58,7 @@ fn watch_applies_changes_live_and_survives_a_server_restart() {
     let (ben, _) = User::register(&server, "ben");
     anna.ok(&["card", "set", "--name", "Anna Schmidt", "--phone", "+49 30 1234567"]);
     ben.ok(&["card", "set", "--name", "Ben Meier", "--phone", "+49 30 7654321"]);
-    let group_id = anna.json(&["group", "create", "Club"])["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let link = anna.json(&["group", "invite", "Club"])["url"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (group_id, link) = anna.create_group("Club", &[]);
     ben.ok(&["group", "join", &link]);
 
     let watcher = Watcher::start(&ben);
