@@ -5,6 +5,7 @@
 
 mod authorization;
 mod bad_input;
+mod operations;
 mod story;
 mod stream;
 mod support;
