@@ -1050,11 +1050,13 @@ impl Store for SqliteStore {
         search: &DirectorySearch,
     ) -> Result<Vec<MemberCard>> {
         if let DirectorySearch::PhonePrefix(digits) = search {
-            // Walk the matching key range only; ':' sorts right after '9'.
+            // Walk the matching key range only (':' sorts right after '9'). CROSS JOIN makes
+            // SQLite keep the key range as the outer loop instead of scanning the group in
+            // account order to satisfy ORDER BY.
             let rows: Vec<MemberCardRow> = sqlx::query_as(
                 "SELECT DISTINCT m.account_id, m.state, m.share, c.card FROM card_phone_keys k \
-                 JOIN memberships m ON m.group_id = ?1 AND m.account_id = k.account_id \
-                 JOIN cards c ON c.account_id = k.account_id \
+                 CROSS JOIN memberships m ON m.group_id = ?1 AND m.account_id = k.account_id \
+                 CROSS JOIN cards c ON c.account_id = k.account_id \
                  WHERE k.key >= ?4 AND k.key < ?4 || ':' AND m.state = 'active' \
                  AND m.account_id != ?2 AND m.account_id > ?3 \
                  ORDER BY m.account_id LIMIT ?5",
