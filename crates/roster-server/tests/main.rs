@@ -5,6 +5,8 @@
 
 mod authorization;
 mod bad_input;
+mod feed;
+mod operations;
 mod story;
 mod stream;
 mod support;
