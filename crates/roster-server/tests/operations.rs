@@ -1,6 +1,6 @@
 //! Health, metrics and the OpenAPI document.
 
-use crate::support::TestServer;
+use crate::support::{TestServer, http_client};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -9,7 +9,7 @@ async fn health_metrics_and_openapi() {
     let anna = server.user("anna").await;
     anna.set_card("Anna", "030 1234567").await;
     anna.create_group("G", "invite_only").await;
-    let http = reqwest::Client::new();
+    let http = http_client();
 
     let health = http.get(format!("{}/healthz", server.base)).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
