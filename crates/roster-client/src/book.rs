@@ -95,6 +95,7 @@ impl Book {
         &self.root
     }
 
+    /// The groups the book holds, with their cursors.
     pub(crate) async fn groups(&self) -> Result<Vec<CachedGroup>> {
         self.cache.groups().await
     }
