@@ -1,9 +1,10 @@
 //! The local address book: the vdir folder and its cache, changed one contact at a time.
 //!
 //! [`Book::apply`] is the single way a server change reaches the disk, shared by `sync` and
-//! any live connection. Its order is what makes a crash harmless: the cache records that
-//! Roster owns a contact *before* its file is written, and a group's cursor is stored only
-//! after all files up to it are on disk, so a rerun redoes at most a little work. A file that
+//! `watch`. Its order is what makes a crash harmless: the cache records that Roster owns a new
+//! contact *before* its file is written, records a changed card only *after* its file is
+//! replaced, and a group's cursor is stored only after all files up to it are on disk, so a
+//! rerun redoes at most a little work. A file that
 //! the cache does not list is the user's and is never overwritten or deleted.
 
 use crate::cache::{Cache, CachedContact, CachedGroup};
@@ -124,15 +125,19 @@ impl Book {
         if previous.as_ref() == Some(card) && exists {
             return Ok(Applied::Unchanged);
         }
-        // Ownership first: a crash after this line leaves a record without a file (rewritten
-        // on the rerun), never a file of ours that we would later refuse to touch.
+        let text = render(account, card, group_name);
+        if previous.is_none() {
+            // Ownership before the file: a crash in between leaves a record without a file
+            // (written on the rerun), never a file of ours that we would refuse to touch.
+            self.cache.put_contact(group, account, card).await?;
+            vdir::write_atomically(&file, text.as_bytes())?;
+            return Ok(Applied::Added);
+        }
+        // The new card after the file: a crash in between leaves the old card recorded, so the
+        // rerun sees a difference and writes the file again rather than trusting a stale one.
+        vdir::write_atomically(&file, text.as_bytes())?;
         self.cache.put_contact(group, account, card).await?;
-        vdir::write_atomically(&file, render(account, card, group_name).as_bytes())?;
-        Ok(if previous.is_some() {
-            Applied::Updated
-        } else {
-            Applied::Added
-        })
+        Ok(Applied::Updated)
     }
 
     async fn remove(&self, group: Uuid, account: Uuid) -> Result<Applied> {
@@ -328,6 +333,41 @@ mod tests {
         };
         assert_eq!(book.apply(group, "Club", &change).await.unwrap(), Applied::Updated);
         assert!(vdir::contact_file(dir.path(), group, ben).exists());
+    }
+
+    #[tokio::test]
+    async fn a_changed_card_is_recorded_only_after_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let book = Book::open(dir.path(), "http://s", Uuid::new_v4()).await.unwrap();
+        let group = Uuid::new_v4();
+        book.track_group(group, "Club").await.unwrap();
+        let ben = Uuid::new_v4();
+        let upsert = |c| DirectoryChange::Upsert {
+            account_id: ben,
+            card: c,
+        };
+        book.apply(group, "Club", &upsert(card("Ben", "+4930111")))
+            .await
+            .unwrap();
+        // The file cannot be replaced (a folder took its name): the cache must keep the card
+        // that is really on disk, or a rerun would take the stale file for current.
+        let file = vdir::contact_file(dir.path(), group, ben);
+        std::fs::remove_file(&file).unwrap();
+        std::fs::create_dir_all(file.join("in-the-way")).unwrap();
+        assert!(
+            book.apply(group, "Club", &upsert(card("Ben", "+4930222")))
+                .await
+                .is_err()
+        );
+        let recorded = book.cache.contact(group, ben).await.unwrap().unwrap();
+        assert_eq!(recorded.phones[0].number, "+4930111");
+        std::fs::remove_dir_all(&file).unwrap();
+        let again = book
+            .apply(group, "Club", &upsert(card("Ben", "+4930222")))
+            .await
+            .unwrap();
+        assert_eq!(again, Applied::Updated);
+        assert!(std::fs::read_to_string(&file).unwrap().contains("+4930222"));
     }
 
     #[tokio::test]

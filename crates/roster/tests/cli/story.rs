@@ -164,3 +164,48 @@ fn a_cursor_older_than_the_kept_log_resyncs_the_whole_group() {
         "the cursor after a resync is current"
     );
 }
+
+/// Puts a book back into the state a crash leaves: the cache's cursors as `cursor`.
+fn rewind_cursors(book: &std::path::Path, cursor: i64) {
+    let url = format!("sqlite://{}", book.join(".roster-cache.sqlite").display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::query("UPDATE groups SET cursor = ?")
+            .bind(cursor)
+            .execute(&mut db)
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+}
+
+#[test]
+fn a_sync_interrupted_before_its_cursor_was_stored_completes_on_the_rerun() {
+    let server = Server::start();
+    let (anna, anna_id) = User::register(&server, "anna");
+    let (ben, _) = User::register(&server, "ben");
+    anna.ok(&["card", "set", "--name", "Anna", "--phone", "+49 30 1111111"]);
+    let (group_id, link) = anna.create_group("Club", &[]);
+    ben.ok(&["group", "join", &link]);
+    assert!(ben.ok(&["sync"]).starts_with("+1 ~0 -0"));
+    let folder = ben.book().join(&group_id);
+    let file = folder.join(format!("{anna_id}.vcf"));
+
+    // Crash after the files were written, before the cursor: the rerun finds them current.
+    rewind_cursors(&ben.book(), 0);
+    assert!(ben.ok(&["sync"]).starts_with("+0 ~0 -0"));
+    assert!(std::fs::read_to_string(&file).unwrap().contains("+49301111111"));
+
+    // Crash while Anna's new card was being written: the temporary file is there, the rename
+    // did not happen, cache and cursor are as before. The rerun writes the file and clears the
+    // temporary one.
+    anna.ok(&["card", "set", "--phone", "+49 30 2222222"]);
+    rewind_cursors(&ben.book(), 0);
+    let temp = folder.join(format!(".roster-tmp-1-{anna_id}.vcf"));
+    std::fs::write(&temp, "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:half").unwrap();
+    assert!(ben.ok(&["sync"]).starts_with("+0 ~1 -0"));
+    assert!(std::fs::read_to_string(&file).unwrap().contains("+49302222222"));
+    assert!(!temp.exists());
+    assert!(ben.ok(&["sync"]).starts_with("+0 ~0 -0"));
+}
