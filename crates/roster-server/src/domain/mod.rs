@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod card;
+pub mod contacts;
 pub mod directory;
 pub mod error;
 pub mod group;

@@ -1088,6 +1088,29 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn list_group_books(&self, account: AccountId) -> Result<bool> {
+        let list: Option<bool> =
+            sqlx::query_scalar("SELECT list_group_books FROM directory_settings WHERE account_id = ?")
+                .bind(account.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+        Ok(list.unwrap_or(false))
+    }
+
+    async fn set_list_group_books(&self, account: AccountId, list: bool) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO directory_settings (account_id, list_group_books) VALUES (?1, ?2) \
+             ON CONFLICT (account_id) DO UPDATE SET list_group_books = ?2",
+        )
+        .bind(account.0)
+        .bind(list)
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(())
+    }
+
     async fn counts(&self) -> Result<Counts> {
         let (accounts, groups, terminals): (i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM groups), \
