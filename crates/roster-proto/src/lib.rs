@@ -4,3 +4,4 @@
 //! what arrives in these shapes; the client builds and reads them.
 
 pub mod api;
+pub mod vcard;

@@ -1,1 +1,168 @@
-fn main() {}
+//! Directory and incremental-sync reads on SQLite for groups of 100, 10,000 and 100,000
+//! members. The claim to check: a one-change incremental read costs about the same whatever
+//! the group size, because it reads the change log, not the group.
+//!
+//! Run: `cargo bench -p roster-server --bench directory`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use roster_proto::api::{CardInput, PhoneInput, TerminalKind};
+use roster_proto::api::{JoinPolicy, MembershipState};
+use roster_server::app::settings;
+use roster_server::bus::local::LocalBus;
+use roster_server::config::Config;
+use roster_server::domain::Roster;
+use roster_server::domain::account::Caller;
+use roster_server::domain::card::Card;
+use roster_server::domain::ids::{AccountId, GroupId};
+use roster_server::domain::model::{Account, Group};
+use roster_server::domain::share_policy::ShareFields;
+use roster_server::store::sqlite::SqliteStore;
+use roster_server::store::{Joining, Store};
+use std::sync::Arc;
+use std::time::Instant;
+use time::OffsetDateTime;
+use tokio::runtime::Runtime;
+
+struct Seeded {
+    roster: Roster,
+    viewer: Caller,
+    group: GroupId,
+    version: i64,
+    _dir: tempfile::TempDir,
+}
+
+fn card(i: usize) -> Card {
+    let input = CardInput {
+        formatted_name: format!("Member {i}"),
+        phones: vec![PhoneInput {
+            number: format!("+49 30 {:07}", 1_000_000 + i),
+            kind: None,
+        }],
+        ..CardInput::default()
+    };
+    let config = Config::new("sqlite::memory:");
+    Card::parse(&input, &settings(&config, String::new()).card_rules).unwrap()
+}
+
+/// Seeds a group through the store's own use cases (no password hashing: that is not what
+/// is measured), then changes one member's card so that there is exactly one new change.
+async fn seed(members: usize) -> Seeded {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(format!("sqlite://{}", dir.path().join("bench.db").display()));
+    config.rates.reads_per_minute = u32::MAX;
+    let store = Arc::new(SqliteStore::connect(&config.database_url).await.unwrap());
+    let now = OffsetDateTime::now_utc();
+    let account = |i: usize| Account {
+        id: AccountId::random(),
+        login: format!("member{i}"),
+        display_name: format!("Member {i}"),
+        created_at: now,
+    };
+    let owner = account(0);
+    store.create_account(&owner, "not a hash").await.unwrap();
+    store
+        .set_card(owner.id, &card(0), 0, ShareFields::ALL, now)
+        .await
+        .unwrap();
+    let group = Group {
+        id: GroupId::random(),
+        name: "Bench".into(),
+        description: String::new(),
+        owner_id: owner.id,
+        join_policy: JoinPolicy::InviteOnly,
+        member_limit: 200_000,
+        version: 1,
+        floor: 0,
+        member_count: 1,
+        created_at: now,
+    };
+    store.create_group(&group, ShareFields::default_policy()).await.unwrap();
+    let started = Instant::now();
+    let mut last = owner.id;
+    for i in 1..members {
+        let member = account(i);
+        store.create_account(&member, "not a hash").await.unwrap();
+        store
+            .set_card(member.id, &card(i), 0, ShareFields::ALL, now)
+            .await
+            .unwrap();
+        store
+            .join(&Joining {
+                group_id: group.id,
+                account_id: member.id,
+                state: MembershipState::Active,
+                share: ShareFields::default_policy(),
+                invite: None,
+                at: now,
+            })
+            .await
+            .unwrap();
+        last = member.id;
+    }
+    eprintln!("seeded {members} members in {:.1?}", started.elapsed());
+    let bus = Arc::new(LocalBus::default());
+    let roster = Roster::new(store.clone(), bus, settings(&config, String::new()));
+    let (token, _) = roster
+        .create_terminal(owner.id, "bench".into(), TerminalKind::Session)
+        .await
+        .unwrap();
+    let viewer = roster.authenticate(&token).await.unwrap();
+    // One change: the last member's number.
+    store
+        .set_card(last, &card(members + 1), 1, ShareFields::ALL, now)
+        .await
+        .unwrap();
+    let version = store.group(group.id).await.unwrap().unwrap().version;
+    Seeded {
+        roster,
+        viewer,
+        group: group.id,
+        version,
+        _dir: dir,
+    }
+}
+
+fn directory_and_changes(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    let mut reads = c.benchmark_group("sqlite");
+    reads.sample_size(50);
+    for members in [100usize, 10_000, 100_000] {
+        let seeded = runtime.block_on(seed(members));
+        reads.bench_function(format!("directory first page of 100/{members} members"), |b| {
+            b.to_async(&runtime).iter(|| async {
+                let page = seeded
+                    .roster
+                    .directory(&seeded.viewer, seeded.group, None, Some(100), None)
+                    .await
+                    .unwrap();
+                assert_eq!(page.entries.len(), 100.min(members - 1));
+            })
+        });
+        reads.bench_function(format!("changes since V-1 (1 change)/{members} members"), |b| {
+            b.to_async(&runtime).iter(|| async {
+                let changes = seeded
+                    .roster
+                    .changes(&seeded.viewer, seeded.group, seeded.version - 1)
+                    .await
+                    .unwrap();
+                assert_eq!(changes.deltas.len(), 1);
+            })
+        });
+        reads.bench_function(format!("phone-prefix search/{members} members"), |b| {
+            b.to_async(&runtime).iter(|| async {
+                let page = seeded
+                    .roster
+                    .directory(&seeded.viewer, seeded.group, None, Some(10), Some("+49 30 100005"))
+                    .await
+                    .unwrap();
+                assert!(!page.entries.is_empty());
+            })
+        });
+    }
+    reads.finish();
+}
+
+criterion_group!(benches, directory_and_changes);
+criterion_main!(benches);

@@ -30,19 +30,10 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
         let address = listener.local_addr()?;
-        let settings = Settings {
-            card_rules: CardRules {
-                region: config.default_region,
-                photo_max_bytes: config.photo_max_bytes,
-            },
-            max_group_size: config.max_group_size,
-            invite_ttl_default: Duration::from_secs(7 * 24 * 3600),
-            invite_ttl_max: Duration::from_secs(90 * 24 * 3600),
-            lockout_after: config.lockout_after,
-            lockout_for: config.lockout_for,
-            public_url: config.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
-            rates: config.rates,
-        };
+        let settings = settings(
+            &config,
+            config.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
+        );
         let roster = Arc::new(Roster::new(Arc::new(store), Arc::new(LocalBus::default()), settings));
         let state = AppState {
             roster: roster.clone(),
@@ -87,6 +78,23 @@ impl Application {
         .await;
         upkeep.abort();
         served.context("the HTTP server failed")
+    }
+}
+
+/// The domain settings a configuration implies.
+pub fn settings(config: &Config, public_url: String) -> Settings {
+    Settings {
+        card_rules: CardRules {
+            region: config.default_region,
+            photo_max_bytes: config.photo_max_bytes,
+        },
+        max_group_size: config.max_group_size,
+        invite_ttl_default: Duration::from_secs(7 * 24 * 3600),
+        invite_ttl_max: Duration::from_secs(90 * 24 * 3600),
+        lockout_after: config.lockout_after,
+        lockout_for: config.lockout_for,
+        public_url,
+        rates: config.rates,
     }
 }
 
