@@ -95,6 +95,7 @@ pub fn settings(config: &Config, public_url: String) -> Settings {
         lockout_for: config.lockout_for,
         public_url,
         rates: config.rates,
+        basic_main_password: config.carddav_main_password,
     }
 }
 

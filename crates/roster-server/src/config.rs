@@ -53,6 +53,7 @@ struct FileConfig {
     registrations_per_hour: Option<u32>,
     invites_per_hour: Option<u32>,
     reads_per_minute: Option<u32>,
+    carddav_main_password: Option<bool>,
 }
 
 /// The validated configuration of one server.
@@ -80,6 +81,8 @@ pub struct Config {
     pub rates: RateSettings,
     /// Log as JSON.
     pub log_json: bool,
+    /// Accept the account's main password over CardDAV (app passwords are always accepted).
+    pub carddav_main_password: bool,
 }
 
 impl Config {
@@ -97,6 +100,7 @@ impl Config {
             lockout_for: Duration::from_secs(15 * 60),
             rates: RateSettings::default(),
             log_json: false,
+            carddav_main_password: false,
         }
     }
 
@@ -160,6 +164,7 @@ impl Config {
         rates.registrations_per_hour = file.registrations_per_hour.unwrap_or(rates.registrations_per_hour);
         rates.invites_per_hour = file.invites_per_hour.unwrap_or(rates.invites_per_hour);
         rates.reads_per_minute = file.reads_per_minute.unwrap_or(rates.reads_per_minute);
+        config.carddav_main_password = file.carddav_main_password.unwrap_or(false);
         config.log_json = args.log_json;
         Ok(config)
     }

@@ -226,8 +226,8 @@ impl Roster {
     }
 
     /// Authenticates HTTP Basic credentials: the login with one of its app passwords, or
-    /// with the main password when `allow_main_password`. Failures are rate-limited per login.
-    pub async fn authenticate_basic(&self, login: &str, password: &str, allow_main_password: bool) -> Result<Caller> {
+    /// with the main password when the operator allows it. Failures are rate-limited per login.
+    pub async fn authenticate_basic(&self, login: &str, password: &str) -> Result<Caller> {
         let login = login.trim().to_ascii_lowercase();
         self.limits.basic_permitted(&login)?;
         if let Ok(caller) = self.authenticate(password).await
@@ -236,7 +236,7 @@ impl Roster {
         {
             return Ok(caller);
         }
-        if allow_main_password {
+        if self.settings.basic_main_password {
             match self.check_password(&login, password).await {
                 Ok(account) => {
                     // The main password belongs to no terminal; this stands for "the account

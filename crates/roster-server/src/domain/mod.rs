@@ -46,6 +46,8 @@ pub struct Settings {
     pub public_url: String,
     /// Request rate limits.
     pub rates: RateSettings,
+    /// Whether HTTP Basic (CardDAV) accepts the main password besides app passwords.
+    pub basic_main_password: bool,
 }
 
 /// The domain service.
