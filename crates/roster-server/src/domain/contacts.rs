@@ -289,7 +289,10 @@ impl Roster {
     /// The books the account's address-book home lists: `contacts`, `me`, and one per active
     /// group when the account enabled them.
     pub async fn books(&self, caller: &Caller) -> Result<Vec<BookInfo>> {
-        let mut books = vec![self.book(caller, Book::Contacts).await?, self.book(caller, Book::Me).await?];
+        let mut books = vec![
+            self.book(caller, Book::Contacts).await?,
+            self.book(caller, Book::Me).await?,
+        ];
         if self.store.list_group_books(caller.account.id).await? {
             let scope = self.scope(caller, Book::Contacts).await?;
             for (group, _) in &scope.groups {
@@ -357,7 +360,13 @@ impl Roster {
             loop {
                 let page = self
                     .store
-                    .directory_page(group.id, caller.account.id, after, MAX_PAGE, &super::model::DirectorySearch::All)
+                    .directory_page(
+                        group.id,
+                        caller.account.id,
+                        after,
+                        MAX_PAGE,
+                        &super::model::DirectorySearch::All,
+                    )
                     .await?;
                 for subject in &page {
                     merged.add(viewer, group, subject, book == Book::Contacts);
@@ -391,7 +400,11 @@ impl Roster {
         self.cards_in_scope(&scope, subjects).await
     }
 
-    async fn cards_in_scope(&self, scope: &Scope, subjects: &[AccountId]) -> Result<Vec<(AccountId, Option<BookCard>)>> {
+    async fn cards_in_scope(
+        &self,
+        scope: &Scope,
+        subjects: &[AccountId],
+    ) -> Result<Vec<(AccountId, Option<BookCard>)>> {
         let mut merged = Merged::default();
         for (group, viewer) in &scope.groups {
             for subject in self.store.member_cards(group.id, subjects).await? {
@@ -506,7 +519,12 @@ mod tests {
         assert!(encoded.starts_with("urn:") && encoded.contains(':'));
         assert_eq!(Token::decode(&encoded), Some(token));
         assert_eq!(Token::decode("urn:x-roster:sync:"), Some(Token::default()));
-        for bad in ["", "http://example.com/sync/1", "urn:x-roster:sync:abc", "urn:x-roster:sync:!!"] {
+        for bad in [
+            "",
+            "http://example.com/sync/1",
+            "urn:x-roster:sync:abc",
+            "urn:x-roster:sync:!!",
+        ] {
             assert_eq!(Token::decode(bad), None, "{bad}");
         }
     }

@@ -210,7 +210,10 @@ impl IntoResponse for DavError {
         };
         let headers = response.headers_mut();
         if is_xml {
-            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/xml; charset=utf-8"));
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml; charset=utf-8"),
+            );
         }
         if self.challenge {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
@@ -382,30 +385,50 @@ impl Request<'_> {
         let roster = &self.state.roster;
         match self.resource {
             Resource::Root => responses.push(props::respond(&self.target(Target::Root), &asked, self.photo_limit())),
-            Resource::Principal(_) => responses.push(props::respond(&self.target(Target::Principal), &asked, self.photo_limit())),
+            Resource::Principal(_) => responses.push(props::respond(
+                &self.target(Target::Principal),
+                &asked,
+                self.photo_limit(),
+            )),
             Resource::Home(_) => {
                 responses.push(props::respond(&self.target(Target::Home), &asked, self.photo_limit()));
                 if depth == 1 {
                     for info in roster.books(self.caller).await? {
-                        responses.push(props::respond(&self.target(Target::Book(&info)), &asked, self.photo_limit()));
+                        responses.push(props::respond(
+                            &self.target(Target::Book(&info)),
+                            &asked,
+                            self.photo_limit(),
+                        ));
                     }
                 }
             }
             Resource::Book(_, book) => {
                 let info = self.book_info(*book).await?;
-                responses.push(props::respond(&self.target(Target::Book(&info)), &asked, self.photo_limit()));
+                responses.push(props::respond(
+                    &self.target(Target::Book(&info)),
+                    &asked,
+                    self.photo_limit(),
+                ));
                 if depth == 1 {
                     let (cards, _) = roster.book_cards(self.caller, *book).await?;
                     let version = vcard_version(asked.version);
                     for card in &cards {
-                        responses.push(props::respond(&self.target(Target::Card(*book, card, version)), &asked, self.photo_limit()));
+                        responses.push(props::respond(
+                            &self.target(Target::Card(*book, card, version)),
+                            &asked,
+                            self.photo_limit(),
+                        ));
                     }
                 }
             }
             Resource::Card(_, book, subject) => {
                 let card = self.card(*book, *subject).await?;
                 let version = vcard_version(asked.version);
-                responses.push(props::respond(&self.target(Target::Card(*book, &card, version)), &asked, self.photo_limit()));
+                responses.push(props::respond(
+                    &self.target(Target::Card(*book, &card, version)),
+                    &asked,
+                    self.photo_limit(),
+                ));
             }
         }
         Ok(multistatus(xml::multistatus(&responses, None)))
@@ -519,8 +542,8 @@ impl Request<'_> {
             body: Some(xml::error_described(CARDDAV, "valid-address-data", &why)),
             ..DavError::status(status)
         };
-        let text = std::str::from_utf8(body)
-            .map_err(|_| invalid(StatusCode::BAD_REQUEST, "the vCard is not UTF-8".into()))?;
+        let text =
+            std::str::from_utf8(body).map_err(|_| invalid(StatusCode::BAD_REQUEST, "the vCard is not UTF-8".into()))?;
         let parsed = vcard::parse_one(text).map_err(|e| invalid(StatusCode::BAD_REQUEST, e.to_string()))?;
         let roster = &self.state.roster;
         let current = roster.card(self.caller).await?;
@@ -555,7 +578,14 @@ impl Request<'_> {
     /// Every write other than PUT into `me` is refused with `need-privileges`.
     fn refuse_write(&self) -> DavResult {
         let (href, privilege) = match self.resource {
-            Resource::Card(_, Book::Me, subject) => (self.hrefs.book(Book::Me), if *subject == self.caller.account.id { "unbind" } else { "bind" }),
+            Resource::Card(_, Book::Me, subject) => (
+                self.hrefs.book(Book::Me),
+                if *subject == self.caller.account.id {
+                    "unbind"
+                } else {
+                    "bind"
+                },
+            ),
             Resource::Card(_, book, subject) => (self.hrefs.card(*book, *subject), "write-content"),
             Resource::Book(_, book) => (self.hrefs.book(*book), "bind"),
             Resource::Home(_) => (self.hrefs.home(), "bind"),
@@ -586,7 +616,12 @@ mod tests {
             Resource::parse(&format!("/dav/addressbooks/anna/{id}/{id}.vcf")),
             Some(Resource::Card("anna".into(), Book::Group(GroupId(id)), AccountId(id)))
         );
-        for bad in ["/dav/x/", "/dav/addressbooks/anna/nope/", "/dav/addressbooks/anna/me/x.vcf", "/api/v1"] {
+        for bad in [
+            "/dav/x/",
+            "/dav/addressbooks/anna/nope/",
+            "/dav/addressbooks/anna/me/x.vcf",
+            "/api/v1",
+        ] {
             assert_eq!(Resource::parse(bad), None, "{bad}");
         }
     }

@@ -30,7 +30,8 @@ pub(super) struct Context<'a> {
     pub(super) resource_href: String,
 }
 
-const READ: &str = "<D:privilege><D:read/></D:privilege><D:privilege><D:read-current-user-privilege-set/></D:privilege>";
+const READ: &str =
+    "<D:privilege><D:read/></D:privilege><D:privilege><D:read-current-user-privilege-set/></D:privilege>";
 // `me` may be written but not added to or removed from: the card always exists once set.
 const READ_WRITE: &str = "<D:privilege><D:read/></D:privilege><D:privilege><D:read-current-user-privilege-set/></D:privilege><D:privilege><D:write-content/></D:privilege>";
 const REPORTS: &str = "<D:supported-report><D:report><C:addressbook-multiget/></D:report></D:supported-report>\
@@ -96,7 +97,8 @@ fn value(ctx: &Context<'_>, name: &PropName, photo_limit: usize) -> Option<Value
     let hrefs = ctx.hrefs;
     let text = |s: &str| Some(Value::Text(s.to_string()));
     let xml = |s: &str| Some(Value::Xml(s.to_string()));
-    let writable = matches!(ctx.kind, Target::Book(info) if info.writable) || matches!(ctx.kind, Target::Card(Book::Me, ..));
+    let writable =
+        matches!(ctx.kind, Target::Book(info) if info.writable) || matches!(ctx.kind, Target::Card(Book::Me, ..));
     match (name.ns.as_str(), name.name.as_str(), ctx.kind) {
         (DAV, "resourcetype", Target::Root | Target::Home) => xml("<D:collection/>"),
         (DAV, "resourcetype", Target::Principal) => xml("<D:collection/><D:principal/>"),

@@ -222,12 +222,30 @@ mod tests {
     #[test]
     fn text_matches_follow_match_type_and_case() {
         let card = card();
-        assert!(filter_matches(&filter("FN", vec![tm("anna", MatchType::StartsWith)]), &card));
-        assert!(!filter_matches(&filter("FN", vec![tm("schmidt", MatchType::StartsWith)]), &card));
-        assert!(filter_matches(&filter("FN", vec![tm("SCHMIDT", MatchType::EndsWith)]), &card));
-        assert!(filter_matches(&filter("TEL", vec![tm("301234", MatchType::Contains)]), &card));
-        assert!(filter_matches(&filter("EMAIL", vec![tm("anna@example.org", MatchType::Equals)]), &card));
-        assert!(!filter_matches(&filter("EMAIL", vec![tm("ben", MatchType::Contains)]), &card));
+        assert!(filter_matches(
+            &filter("FN", vec![tm("anna", MatchType::StartsWith)]),
+            &card
+        ));
+        assert!(!filter_matches(
+            &filter("FN", vec![tm("schmidt", MatchType::StartsWith)]),
+            &card
+        ));
+        assert!(filter_matches(
+            &filter("FN", vec![tm("SCHMIDT", MatchType::EndsWith)]),
+            &card
+        ));
+        assert!(filter_matches(
+            &filter("TEL", vec![tm("301234", MatchType::Contains)]),
+            &card
+        ));
+        assert!(filter_matches(
+            &filter("EMAIL", vec![tm("anna@example.org", MatchType::Equals)]),
+            &card
+        ));
+        assert!(!filter_matches(
+            &filter("EMAIL", vec![tm("ben", MatchType::Contains)]),
+            &card
+        ));
         let mut negated = tm("anna", MatchType::Contains);
         negated.negate = true;
         assert!(!filter_matches(&filter("FN", vec![negated]), &card));
@@ -242,7 +260,10 @@ mod tests {
             formatted_name: None,
             ..card()
         };
-        assert!(!filter_matches(&filter("FN", vec![tm("anna", MatchType::Contains)]), &card));
+        assert!(!filter_matches(
+            &filter("FN", vec![tm("anna", MatchType::Contains)]),
+            &card
+        ));
         let mut undefined = filter("FN", Vec::new());
         undefined.props[0].is_not_defined = true;
         assert!(filter_matches(&undefined, &card));

@@ -6,7 +6,7 @@
 //! are understood, so no entity can expand; depth and element count are bounded.
 
 use quick_xml::NsReader;
-use quick_xml::escape::escape;
+use quick_xml::escape::{escape, partial_escape};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use std::fmt::Write as _;
@@ -164,12 +164,16 @@ fn parse_tree(body: &str) -> Result<Element, XmlError> {
             }
             Event::Text(text) => {
                 if let Some(current) = stack.last_mut() {
-                    current.text.push_str(&text.decode().map_err(|e| XmlError::Malformed(e.to_string()))?);
+                    current
+                        .text
+                        .push_str(&text.decode().map_err(|e| XmlError::Malformed(e.to_string()))?);
                 }
             }
             Event::CData(data) => {
                 if let Some(current) = stack.last_mut() {
-                    current.text.push_str(&data.decode().map_err(|e| XmlError::Malformed(e.to_string()))?);
+                    current
+                        .text
+                        .push_str(&data.decode().map_err(|e| XmlError::Malformed(e.to_string()))?);
                 }
             }
             Event::GeneralRef(reference) => {
@@ -384,7 +388,9 @@ pub enum Report {
 }
 
 fn all_of(element: &Element) -> bool {
-    element.attribute("test").is_some_and(|t| t.eq_ignore_ascii_case("allof"))
+    element
+        .attribute("test")
+        .is_some_and(|t| t.eq_ignore_ascii_case("allof"))
 }
 
 fn limit_of(element: &Element) -> Result<Option<usize>, XmlError> {
@@ -483,7 +489,10 @@ pub fn parse_report(body: &str) -> Result<Report, XmlError> {
             limit: limit_of(&root)?,
         })
     } else {
-        Err(XmlError::Unexpected(format!("unsupported report {}:{}", root.ns, root.name)))
+        Err(XmlError::Unexpected(format!(
+            "unsupported report {}:{}",
+            root.ns, root.name
+        )))
     }
 }
 
@@ -576,14 +585,15 @@ fn write_prop(out: &mut String, prop: &Prop) {
             out.push_str("/>");
             return;
         }
-        Value::Text(text) => escape(text.as_str()).into_owned(),
-        Value::Href(href) => format!("<D:href>{}</D:href>", escape(href.as_str())),
+        Value::Text(text) => partial_escape(text.as_str()).into_owned(),
+        Value::Href(href) => format!("<D:href>{}</D:href>", partial_escape(href.as_str())),
         Value::Xml(xml) => xml.clone(),
     };
     let _ = write!(out, ">{content}</{prefix}{}>", prop.name.name);
 }
 
-const ROOT_NAMESPACES: &str = r#"xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav" xmlns:CS="http://calendarserver.org/ns/""#;
+const ROOT_NAMESPACES: &str =
+    r#"xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav" xmlns:CS="http://calendarserver.org/ns/""#;
 
 /// Writes a multistatus document; `sync_token` is added for sync-collection answers.
 pub fn multistatus(responses: &[Response], sync_token: Option<&str>) -> String {
@@ -596,7 +606,7 @@ pub fn multistatus(responses: &[Response], sync_token: Option<&str>) -> String {
         write_response(&mut out, response);
     }
     if let Some(token) = sync_token {
-        let _ = write!(out, "<D:sync-token>{}</D:sync-token>", escape(token));
+        let _ = write!(out, "<D:sync-token>{}</D:sync-token>", partial_escape(token));
     }
     out.push_str("</D:multistatus>\n");
     out
@@ -609,12 +619,12 @@ pub fn write_response(out: &mut String, response: &Response) {
             let _ = write!(
                 out,
                 "<D:response><D:href>{}</D:href><D:status>{}</D:status></D:response>",
-                escape(href.as_str()),
+                partial_escape(href.as_str()),
                 status_line(*status)
             );
         }
         Response::Props { href, propstats } => {
-            let _ = write!(out, "<D:response><D:href>{}</D:href>", escape(href.as_str()));
+            let _ = write!(out, "<D:response><D:href>{}</D:href>", partial_escape(href.as_str()));
             // Thunderbird reads only the first status: the 200 group goes first.
             let mut ordered: Vec<&PropStat> = propstats.iter().filter(|p| !p.props.is_empty()).collect();
             ordered.sort_by_key(|p| p.status != 200);
@@ -657,13 +667,16 @@ pub fn error(ns: &str, condition: &str, inner: &str) -> String {
 pub fn error_described(ns: &str, condition: &str, description: &str) -> String {
     error(ns, condition, "").replace(
         "</D:error>",
-        &format!("<D:responsedescription>{}</D:responsedescription></D:error>", escape(description)),
+        &format!(
+            "<D:responsedescription>{}</D:responsedescription></D:error>",
+            partial_escape(description)
+        ),
     )
 }
 
-/// Escapes text for element content or attribute values.
+/// Escapes text for element content (quotes stay as they are: ETags carry them).
 pub fn escape_text(text: &str) -> String {
-    escape(text).into_owned()
+    partial_escape(text).into_owned()
 }
 
 #[cfg(test)]
@@ -735,7 +748,10 @@ mod tests {
         assert_eq!(props.version, AskedVersion::V4);
         assert_eq!(
             props.request,
-            PropRequest::Prop(vec![PropName::new(DAV, "getetag"), PropName::new(CARDDAV, "address-data")])
+            PropRequest::Prop(vec![
+                PropName::new(DAV, "getetag"),
+                PropName::new(CARDDAV, "address-data")
+            ])
         );
         assert_eq!(hrefs, vec!["/dav/addressbooks/anna/contacts/a.vcf", "/dav/x&y.vcf"]);
     }
@@ -780,7 +796,10 @@ mod tests {
     #[test]
     fn proppatch_names() {
         let body = r#"<D:propertyupdate xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><D:set><D:prop><CS:me-card><D:href>/x</D:href></CS:me-card></D:prop></D:set></D:propertyupdate>"#;
-        assert_eq!(parse_proppatch(body).unwrap(), vec![PropName::new(CALSERVER, "me-card")]);
+        assert_eq!(
+            parse_proppatch(body).unwrap(),
+            vec![PropName::new(CALSERVER, "me-card")]
+        );
     }
 
     #[test]
@@ -820,7 +839,10 @@ mod tests {
                 status: 404,
             },
         ];
-        assert_eq!(multistatus(&responses, Some("urn:x-roster:sync:AAAA")), golden("multistatus.xml"));
+        assert_eq!(
+            multistatus(&responses, Some("urn:x-roster:sync:AAAA")),
+            golden("multistatus.xml")
+        );
     }
 
     #[test]
