@@ -136,6 +136,9 @@ pub struct TerminalView {
     pub last_seen_at: Option<String>,
     /// Whether this is the terminal making the request.
     pub current: bool,
+    /// Whether the terminal has a live stream open now.
+    #[serde(default)]
+    pub connected: bool,
 }
 
 /// `DELETE /api/v1/me`: deleting an account asks for its password again.

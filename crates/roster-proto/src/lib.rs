@@ -4,4 +4,5 @@
 //! what arrives in these shapes; the client builds and reads them.
 
 pub mod api;
+pub mod stream;
 pub mod vcard;

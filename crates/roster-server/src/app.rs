@@ -66,10 +66,18 @@ impl Application {
             let mut every = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every.tick().await;
-                roster.housekeeping();
+                roster.housekeeping().await;
             }
         });
+        let hub = tokio::spawn(self.roster.clone().run_hub());
         tracing::info!(address = %self.local_addr(), "roster is listening");
+        let streams = self.roster.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Streams are upgraded connections that graceful shutdown does not wait for:
+            // tell them, so that terminals reconnect instead of seeing a dead socket.
+            streams.close_streams();
+        };
         let served = axum::serve(
             self.listener,
             self.router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -77,6 +85,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         upkeep.abort();
+        hub.abort();
         served.context("the HTTP server failed")
     }
 }
@@ -96,6 +105,8 @@ pub fn settings(config: &Config, public_url: String) -> Settings {
         public_url,
         rates: config.rates,
         basic_main_password: config.carddav_main_password,
+        log_keep_versions: config.log_keep_versions,
+        log_keep_for: config.log_keep_for,
     }
 }
 

@@ -54,6 +54,8 @@ struct FileConfig {
     invites_per_hour: Option<u32>,
     reads_per_minute: Option<u32>,
     carddav_main_password: Option<bool>,
+    log_keep_versions: Option<i64>,
+    log_keep_days: Option<u64>,
 }
 
 /// The validated configuration of one server.
@@ -79,6 +81,10 @@ pub struct Config {
     pub lockout_for: Duration,
     /// Rate limits.
     pub rates: RateSettings,
+    /// Change-log entries kept per group at least.
+    pub log_keep_versions: i64,
+    /// Change-log entries younger than this are kept.
+    pub log_keep_for: Duration,
     /// Log as JSON.
     pub log_json: bool,
     /// Accept the account's main password over CardDAV (app passwords are always accepted).
@@ -99,6 +105,8 @@ impl Config {
             lockout_after: 10,
             lockout_for: Duration::from_secs(15 * 60),
             rates: RateSettings::default(),
+            log_keep_versions: 10_000,
+            log_keep_for: Duration::from_secs(30 * 24 * 3600),
             log_json: false,
             carddav_main_password: false,
         }
@@ -165,6 +173,10 @@ impl Config {
         rates.invites_per_hour = file.invites_per_hour.unwrap_or(rates.invites_per_hour);
         rates.reads_per_minute = file.reads_per_minute.unwrap_or(rates.reads_per_minute);
         config.carddav_main_password = file.carddav_main_password.unwrap_or(false);
+        config.log_keep_versions = file.log_keep_versions.unwrap_or(config.log_keep_versions).max(0);
+        if let Some(days) = file.log_keep_days {
+            config.log_keep_for = Duration::from_secs(days * 24 * 3600);
+        }
         config.log_json = args.log_json;
         Ok(config)
     }

@@ -6,6 +6,8 @@
 mod authorization;
 mod bad_input;
 mod carddav;
+mod operations;
 mod story;
+mod stream;
 mod support;
 mod sync_property;

@@ -1,12 +1,12 @@
 //! The in-process bus: a tokio broadcast channel, for a single server instance.
 
-use super::{Bus, GroupVersion};
+use super::{Bus, Event};
 use tokio::sync::broadcast;
 
 /// Announcements within one process.
 #[derive(Debug)]
 pub struct LocalBus {
-    sender: broadcast::Sender<GroupVersion>,
+    sender: broadcast::Sender<Event>,
 }
 
 impl LocalBus {
@@ -24,12 +24,12 @@ impl Default for LocalBus {
 }
 
 impl Bus for LocalBus {
-    fn publish(&self, event: GroupVersion) {
+    fn publish(&self, event: Event) {
         // No receiver is fine: nobody is streaming right now.
         let _ = self.sender.send(event);
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<GroupVersion> {
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.sender.subscribe()
     }
 }
@@ -43,7 +43,7 @@ mod tests {
     async fn subscribers_receive_later_announcements() {
         let bus = LocalBus::new(8);
         let mut rx = bus.subscribe();
-        let event = GroupVersion {
+        let event = Event::GroupVersion {
             group: GroupId::random(),
             version: 3,
         };

@@ -1,25 +1,48 @@
-//! The bus says "group G reached version V" after a commit, to whoever streams changes.
+//! The bus announces, after commit, what streaming connections must react to: a group
+//! reached a version, an account's membership changed, a terminal or account was closed.
 //!
-//! It carries no data: a lost message only delays a terminal, which catches up from the log.
+//! It carries no card data: a lost message only delays a terminal, which catches up from the
+//! change log (connections also re-check their groups' versions periodically).
 
 pub mod local;
 
-use crate::domain::ids::GroupId;
+use crate::domain::ids::{AccountId, GroupId, TerminalId};
 use tokio::sync::broadcast;
 
-/// A group reached a version.
+/// One announcement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GroupVersion {
-    /// The group.
-    pub group: GroupId,
-    /// Its new version.
-    pub version: i64,
+pub enum Event {
+    /// A group's change log reached a version.
+    GroupVersion {
+        /// The group.
+        group: GroupId,
+        /// Its new version.
+        version: i64,
+    },
+    /// An account's membership in a group changed state (joined, left, removed, approved,
+    /// or the group was deleted).
+    Membership {
+        /// The account.
+        account: AccountId,
+        /// The group.
+        group: GroupId,
+    },
+    /// A terminal's credential was revoked.
+    TerminalRevoked {
+        /// The terminal.
+        terminal: TerminalId,
+    },
+    /// An account was deleted.
+    AccountClosed {
+        /// The account.
+        account: AccountId,
+    },
 }
 
-/// Fan-out of committed versions.
+/// Fan-out of announcements.
 pub trait Bus: Send + Sync + 'static {
-    /// Announces a committed version. Never blocks and never fails the write that caused it.
-    fn publish(&self, event: GroupVersion);
+    /// Announces an event. Never blocks and never fails the write that caused it.
+    fn publish(&self, event: Event);
     /// A new receiver of every later announcement.
-    fn subscribe(&self) -> broadcast::Receiver<GroupVersion>;
+    fn subscribe(&self) -> broadcast::Receiver<Event>;
 }

@@ -222,6 +222,7 @@ impl Roster {
     /// Revokes one of the caller's terminals (its credential stops working at once).
     pub async fn revoke_terminal(&self, caller: &Caller, id: TerminalId) -> Result<()> {
         if self.store.revoke_terminal(caller.account.id, id, now()).await? {
+            self.bus.publish(crate::bus::Event::TerminalRevoked { terminal: id });
             tracing::info!(account = %caller.account.id, terminal = %id, "terminal revoked");
             Ok(())
         } else {
@@ -242,14 +243,31 @@ impl Roster {
             return Err(Error::Forbidden("the password is wrong".into()));
         }
         let changes = self.store.delete_account(caller.account.id, now()).await?;
+        self.bus.publish(crate::bus::Event::AccountClosed {
+            account: caller.account.id,
+        });
         self.publish(&changes);
         tracing::info!(account = %caller.account.id, "account deleted");
         Ok(())
     }
 
-    /// Periodic upkeep: forgets idle rate-limit keys.
-    pub fn housekeeping(&self) {
+    /// Periodic upkeep: forgets idle rate-limit keys and compacts change logs.
+    pub async fn housekeeping(&self) {
         self.limits.shrink();
+        if let Err(e) = self.compact_log().await {
+            tracing::error!(error = ?e, "change-log compaction failed");
+        }
+    }
+
+    /// Drops change-log entries beyond the retention (see [`super::Settings`]); terminals
+    /// whose cursor falls below a group's new floor get a resync.
+    pub async fn compact_log(&self) -> Result<u64> {
+        let before = now() - self.settings.log_keep_for;
+        let dropped = self.store.compact_log(self.settings.log_keep_versions, before).await?;
+        if dropped > 0 {
+            tracing::info!(dropped, "change log compacted");
+        }
+        Ok(dropped)
     }
 }
 

@@ -131,8 +131,21 @@ impl Roster {
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(Error::invalid("limit", format!("1 to {MAX_PAGE}")));
         }
-        let mut after = cursor.map(decode_cursor).transpose()?;
+        let after = cursor.map(decode_cursor).transpose()?;
         let search = search_filter(query)?;
+        self.directory_for(&viewer, after, limit, Some(&search)).await
+    }
+
+    /// A directory page for an already authorised viewer membership.
+    pub(crate) async fn directory_for(
+        &self,
+        viewer: &Membership,
+        mut after: Option<AccountId>,
+        limit: u32,
+        search: Option<&DirectorySearch>,
+    ) -> Result<Page> {
+        let search = search.unwrap_or(&DirectorySearch::All);
+        let group = viewer.group_id;
         let version = self.store.group(group).await?.ok_or(Error::NotFound("group"))?.version;
         let mut entries = Vec::new();
         // Members without a visible card (or matching only on hidden fields) are skipped, so
@@ -140,15 +153,20 @@ impl Roster {
         loop {
             let batch = self
                 .store
-                .directory_page(group, caller.account.id, after, limit, &search)
+                .directory_page(group, viewer.account_id, after, limit, search)
                 .await?;
             let exhausted = batch.len() < limit as usize;
-            for subject in &batch {
+            for (i, subject) in batch.iter().enumerate() {
                 after = Some(subject.account_id);
-                if let Some(card) = visible_card(&viewer, subject).filter(|c| matches(&search, c)) {
+                if let Some(card) = visible_card(viewer, subject).filter(|c| matches(search, c)) {
                     entries.push((subject.account_id, card));
                     if entries.len() == limit as usize {
-                        break;
+                        let more = i + 1 < batch.len() || !exhausted;
+                        return Ok(Page {
+                            entries,
+                            next: after.filter(|_| more),
+                            version,
+                        });
                     }
                 }
             }
@@ -156,13 +174,6 @@ impl Roster {
                 return Ok(Page {
                     entries,
                     next: None,
-                    version,
-                });
-            }
-            if entries.len() == limit as usize {
-                return Ok(Page {
-                    entries,
-                    next: after,
                     version,
                 });
             }

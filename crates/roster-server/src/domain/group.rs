@@ -120,7 +120,7 @@ impl Roster {
             created_at: at,
         })?;
         let changes = self.store.create_group(&group, ShareFields::default_policy()).await?;
-        self.publish(&changes);
+        self.announce(&[(caller.account.id, group.id)], &changes);
         tracing::info!(group = %group.id, owner = %caller.account.id, "group created");
         let membership = self.active_membership(caller, group.id).await?;
         Ok(GroupWithMembership { group, membership })
@@ -186,7 +186,9 @@ impl Roster {
     /// Deletes a group (owner).
     pub async fn delete_group(&self, caller: &Caller, id: GroupId) -> Result<()> {
         self.owner_membership(caller, id).await?;
-        self.store.delete_group(id).await?;
+        let members = self.store.delete_group(id).await?;
+        let memberships: Vec<_> = members.into_iter().map(|account| (account, id)).collect();
+        self.announce(&memberships, &[]);
         tracing::info!(group = %id, "group deleted");
         Ok(())
     }
@@ -282,7 +284,7 @@ impl Roster {
                 at,
             })
             .await?;
-        self.publish(&changes);
+        self.announce(&[(caller.account.id, group.id)], &changes);
         tracing::info!(group = %group.id, account = %caller.account.id, ?state, "invite accepted");
         Ok((group, state))
     }
@@ -291,7 +293,7 @@ impl Roster {
     pub async fn approve(&self, caller: &Caller, id: GroupId, account: AccountId) -> Result<()> {
         self.admin_membership(caller, id).await?;
         let changes = self.store.activate_member(id, account, now()).await?;
-        self.publish(&changes);
+        self.announce(&[(account, id)], &changes);
         Ok(())
     }
 
@@ -315,7 +317,7 @@ impl Roster {
             .store
             .end_membership(id, caller.account.id, MembershipState::Left, now())
             .await?;
-        self.publish(&changes);
+        self.announce(&[(caller.account.id, id)], &changes);
         Ok(())
     }
 
@@ -336,7 +338,7 @@ impl Roster {
             .store
             .end_membership(id, account, MembershipState::Removed, now())
             .await?;
-        self.publish(&changes);
+        self.announce(&[(account, id)], &changes);
         tracing::info!(group = %id, account = %account, by = %caller.account.id, "member removed");
         Ok(())
     }

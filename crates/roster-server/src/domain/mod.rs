@@ -9,6 +9,7 @@ pub mod card;
 pub mod contacts;
 pub mod directory;
 pub mod error;
+pub mod feed;
 pub mod group;
 pub mod ids;
 pub mod limits;
@@ -18,7 +19,7 @@ pub mod share_policy;
 
 pub use error::{Error, Result};
 
-use crate::bus::{Bus, GroupVersion};
+use crate::bus::{Bus, Event};
 use crate::store::Store;
 use card::CardRules;
 use limits::{Limits, RateSettings};
@@ -48,6 +49,10 @@ pub struct Settings {
     pub rates: RateSettings,
     /// Whether HTTP Basic (CardDAV) accepts the main password besides app passwords.
     pub basic_main_password: bool,
+    /// Change-log entries kept per group at least, whatever their age.
+    pub log_keep_versions: i64,
+    /// Change-log entries younger than this are kept, whatever their number.
+    pub log_keep_for: Duration,
 }
 
 /// The domain service.
@@ -56,6 +61,7 @@ pub struct Roster {
     bus: Arc<dyn Bus>,
     settings: Settings,
     limits: Limits,
+    hub: feed::Hub,
 }
 
 impl std::fmt::Debug for Roster {
@@ -75,6 +81,7 @@ impl Roster {
             bus,
             settings,
             limits,
+            hub: feed::Hub::default(),
         }
     }
 
@@ -95,13 +102,25 @@ impl Roster {
 
     /// Announces, after commit, the newest version each changed group reached.
     fn publish(&self, changes: &[Change]) {
+        self.announce(&[], changes);
+    }
+
+    /// Announces membership changes first, then group versions: a streaming connection must
+    /// learn that its account left a group before it sees any later change of that group.
+    fn announce(&self, memberships: &[(ids::AccountId, ids::GroupId)], changes: &[Change]) {
+        for (account, group) in memberships {
+            self.bus.publish(Event::Membership {
+                account: *account,
+                group: *group,
+            });
+        }
         let mut newest: HashMap<ids::GroupId, i64> = HashMap::new();
         for change in changes {
             let version = newest.entry(change.group_id).or_insert(change.version);
             *version = (*version).max(change.version);
         }
         for (group, version) in newest {
-            self.bus.publish(GroupVersion { group, version });
+            self.bus.publish(Event::GroupVersion { group, version });
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod carddav;
 pub mod error;
 pub mod metrics;
+pub mod stream;
 
 use crate::domain::Roster;
 use axum::Router;
@@ -37,6 +38,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/metrics", get(metrics::render))
         .merge(api::router())
         .merge(carddav::router())
+        .merge(stream::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track))

@@ -95,8 +95,9 @@ pub trait Store: Send + Sync + 'static {
     async fn group(&self, id: GroupId) -> Result<Option<Group>>;
     /// Applies an update.
     async fn update_group(&self, id: GroupId, update: &GroupUpdate) -> Result<()>;
-    /// Deletes a group with its memberships, invites and log.
-    async fn delete_group(&self, id: GroupId) -> Result<()>;
+    /// Deletes a group with its memberships, invites and log; returns the accounts that were
+    /// active or pending in it.
+    async fn delete_group(&self, id: GroupId) -> Result<Vec<AccountId>>;
     /// The groups where the account is active or pending, with its membership.
     async fn groups_of(&self, account: AccountId) -> Result<Vec<(Group, Membership)>>;
     /// One membership, in any state.
@@ -164,6 +165,18 @@ pub trait Store: Send + Sync + 'static {
     async fn list_group_books(&self, account: AccountId) -> Result<bool>;
     /// Sets whether the account lists one address book per group.
     async fn set_list_group_books(&self, account: AccountId, list: bool) -> Result<()>;
+
+    // Streaming
+
+    /// Stores a single-use stream ticket for a terminal.
+    async fn create_ticket(&self, ticket_hash: &[u8], terminal: TerminalId, expires_at: OffsetDateTime) -> Result<()>;
+    /// Consumes a ticket: the terminal and account it was issued to, if it is unexpired and
+    /// the terminal is not revoked. Expired tickets are purged on the way.
+    async fn redeem_ticket(&self, ticket_hash: &[u8], now: OffsetDateTime) -> Result<Option<(Account, Terminal)>>;
+    /// Compacts change logs: in each group, drops the entries that are both no younger than
+    /// `before` and not among its last `keep_versions`, and raises the group's floor to match.
+    /// Returns the number of entries dropped.
+    async fn compact_log(&self, keep_versions: i64, before: OffsetDateTime) -> Result<u64>;
 
     // Operations
 

@@ -705,13 +705,22 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn delete_group(&self, id: GroupId) -> Result<()> {
+    async fn delete_group(&self, id: GroupId) -> Result<Vec<AccountId>> {
+        let mut tx = self.write().await?;
+        let members: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT account_id FROM memberships WHERE group_id = ? AND state IN ('active', 'pending')",
+        )
+        .bind(id.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(internal)?;
         sqlx::query("DELETE FROM groups WHERE id = ?")
             .bind(id.0)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(internal)?;
-        Ok(())
+        tx.commit().await.map_err(internal)?;
+        Ok(members.into_iter().map(AccountId).collect())
     }
 
     async fn groups_of(&self, account: AccountId) -> Result<Vec<(Group, Membership)>> {
@@ -1109,6 +1118,92 @@ impl Store for SqliteStore {
         .await
         .map_err(internal)?;
         Ok(())
+    }
+
+    async fn create_ticket(&self, ticket_hash: &[u8], terminal: TerminalId, expires_at: OffsetDateTime) -> Result<()> {
+        sqlx::query("INSERT INTO stream_tickets (ticket_hash, terminal_id, expires_at) VALUES (?, ?, ?)")
+            .bind(ticket_hash)
+            .bind(terminal.0)
+            .bind(ts(expires_at))
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    async fn redeem_ticket(&self, ticket_hash: &[u8], now: OffsetDateTime) -> Result<Option<(Account, Terminal)>> {
+        let mut tx = self.write().await?;
+        sqlx::query("DELETE FROM stream_tickets WHERE expires_at <= ?")
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        let terminal: Option<Uuid> =
+            sqlx::query_scalar("DELETE FROM stream_tickets WHERE ticket_hash = ? RETURNING terminal_id")
+                .bind(ticket_hash)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        let Some(terminal) = terminal else {
+            return Ok(None);
+        };
+        let row: Option<TerminalRow> = sqlx::query_as(
+            "SELECT id, account_id, name, kind, created_at, last_seen_at FROM terminals \
+             WHERE id = ? AND revoked_at IS NULL",
+        )
+        .bind(terminal)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let account: Option<AccountRow> = sqlx::query_as("SELECT * FROM accounts WHERE id = ?")
+            .bind(row.account_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(account.map(|a| (a.account(), Terminal::from(row))))
+    }
+
+    async fn compact_log(&self, keep_versions: i64, before: OffsetDateTime) -> Result<u64> {
+        let groups: Vec<(Uuid, i64, i64)> =
+            sqlx::query_as("SELECT id, version, floor FROM groups WHERE version - floor > ?")
+                .bind(keep_versions.max(0))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?;
+        let mut dropped = 0;
+        for (group, version, floor) in groups {
+            let mut tx = self.write().await?;
+            let new_floor: Option<i64> =
+                sqlx::query_scalar("SELECT MAX(version) FROM changes WHERE group_id = ? AND version <= ? AND at <= ?")
+                    .bind(group)
+                    .bind(version - keep_versions.max(0))
+                    .bind(ts(before))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(internal)?;
+            let Some(new_floor) = new_floor.filter(|f| *f > floor) else {
+                continue;
+            };
+            let done = sqlx::query("DELETE FROM changes WHERE group_id = ? AND version <= ?")
+                .bind(group)
+                .bind(new_floor)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+            sqlx::query("UPDATE groups SET floor = ? WHERE id = ?")
+                .bind(new_floor)
+                .bind(group)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+            tx.commit().await.map_err(internal)?;
+            dropped += done.rows_affected();
+        }
+        Ok(dropped)
     }
 
     async fn counts(&self) -> Result<Counts> {

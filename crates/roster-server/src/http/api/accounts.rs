@@ -52,7 +52,7 @@ pub(super) async fn login(
         StatusCode::CREATED,
         Json(LoginResponse {
             token,
-            terminal: terminal_view(&terminal, true),
+            terminal: terminal_view(&terminal, true, false),
             account: account_view(&account),
         }),
     ))
@@ -98,7 +98,7 @@ pub(super) async fn list_terminals(
     Ok(Json(
         terminals
             .iter()
-            .map(|t| terminal_view(t, t.id == caller.terminal.id))
+            .map(|t| terminal_view(t, t.id == caller.terminal.id, state.roster.is_connected(t.id)))
             .collect(),
     ))
 }

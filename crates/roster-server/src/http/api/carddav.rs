@@ -39,7 +39,7 @@ pub(super) async fn create_app_password(
         StatusCode::CREATED,
         Json(AppPasswordResponse {
             password,
-            terminal: terminal_view(&terminal, false),
+            terminal: terminal_view(&terminal, false, false),
         }),
     ))
 }

@@ -3,7 +3,7 @@
 mod accounts;
 mod carddav;
 mod cards;
-mod directory;
+pub(crate) mod directory;
 mod groups;
 mod invites;
 
@@ -45,8 +45,9 @@ pub fn router() -> Router<AppState> {
         groups::put_share_policy,
         invites::create_invite, invites::list_invites, invites::revoke_invite, invites::accept_invite,
         directory::get_directory, directory::get_changes,
+        crate::http::stream::stream, crate::http::stream::create_ticket,
     ),
-    components(schemas(wire::Problem)),
+    components(schemas(wire::Problem, roster_proto::stream::ClientFrame, roster_proto::stream::ServerFrame)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;
@@ -81,7 +82,7 @@ pub(crate) fn account_view(account: &Account) -> wire::AccountView {
     }
 }
 
-pub(crate) fn terminal_view(terminal: &Terminal, current: bool) -> wire::TerminalView {
+pub(crate) fn terminal_view(terminal: &Terminal, current: bool, connected: bool) -> wire::TerminalView {
     wire::TerminalView {
         id: terminal.id.0,
         name: terminal.name.clone(),
@@ -89,6 +90,7 @@ pub(crate) fn terminal_view(terminal: &Terminal, current: bool) -> wire::Termina
         created_at: rfc3339(terminal.created_at),
         last_seen_at: terminal.last_seen_at.map(rfc3339),
         current,
+        connected,
     }
 }
 

@@ -1,0 +1,453 @@
+//! `roster-load`: measures the live stream under load on loopback.
+//!
+//! It seeds a database through the server library (terminals without password hashing, which
+//! is not what is measured), starts the real `roster serve` as a child process on that
+//! database, opens N WebSocket terminals from several loopback source addresses (one address
+//! has only ~28,000 ephemeral ports), waits for their initial sync, then:
+//! - `push`: changes one member's card R times and measures, per change, the delay until each
+//!   terminal has received it (p50/p99/max), and the server's RSS;
+//! - `idle`: holds the connections open and reports the server's RSS and per-connection cost.
+//!
+//! Every request goes to 127.0.0.1; every loop is bounded in count and time.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use futures_util::{SinkExt, StreamExt};
+use roster_proto::api::{CardInput, CreateGroupRequest, JoinPolicy, PhoneInput, RegisterRequest, TerminalKind};
+use roster_proto::stream::{ClientFrame, ServerFrame};
+use roster_server::Config;
+use roster_server::app::settings;
+use roster_server::bus::local::LocalBus;
+use roster_server::domain::Roster;
+use roster_server::store::sqlite::SqliteStore;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpSocket;
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use uuid::Uuid;
+
+/// Load tests for the Roster stream. Raise the open-files limit first (`ulimit -n`): the
+/// server and this tool each need one descriptor per terminal.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    test: Test,
+    /// Terminals to connect.
+    #[arg(long, global = true, default_value_t = 1000)]
+    terminals: usize,
+    /// Members of the group (terminals are spread over them).
+    #[arg(long, global = true, default_value_t = 100)]
+    members: usize,
+    /// Loopback source addresses to spread connections over (127.0.0.1, .2, …).
+    #[arg(long, global = true, default_value_t = 4)]
+    sources: u8,
+    /// The `roster` binary to run [default: next to this one].
+    #[arg(long, global = true)]
+    server_bin: Option<PathBuf>,
+    /// Connections opened concurrently.
+    #[arg(long, global = true, default_value_t = 200)]
+    concurrency: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum Test {
+    /// Delivery latency of card changes to every terminal.
+    Push {
+        /// Card changes to measure, one at a time.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
+    /// Server memory with every terminal connected and idle.
+    Idle {
+        /// Seconds to hold the connections before measuring.
+        #[arg(long, default_value_t = 5)]
+        hold: u64,
+    },
+}
+
+struct Seed {
+    _dir: tempfile::TempDir,
+    database_url: String,
+    tokens: Vec<String>,
+    writer_token: String,
+    writer: Uuid,
+    group: Uuid,
+}
+
+fn card(name: &str, number: u64) -> CardInput {
+    CardInput {
+        formatted_name: name.to_string(),
+        phones: vec![PhoneInput {
+            number: format!("+49 30 {number:07}"),
+            kind: None,
+        }],
+        ..CardInput::default()
+    }
+}
+
+/// Seeds accounts, one group and `terminals` terminals spread over the members.
+async fn seed(members: usize, terminals: usize) -> anyhow::Result<Seed> {
+    let dir = tempfile::tempdir()?;
+    let database_url = format!("sqlite://{}", dir.path().join("load.db").display());
+    let mut config = Config::new(database_url.clone());
+    config.default_region = "DE".parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    config.rates.registrations_per_hour = u32::MAX;
+    config.rates.invites_per_hour = u32::MAX;
+    let store = Arc::new(SqliteStore::connect(&database_url).await?);
+    let roster = Roster::new(store, Arc::new(LocalBus::default()), settings(&config, String::new()));
+    let mut callers = Vec::new();
+    let started = Instant::now();
+    for i in 0..members.max(2) {
+        let request = RegisterRequest {
+            login: format!("member{i}"),
+            password: "load-test-password".into(),
+            display_name: None,
+        };
+        let account = roster.register(&request, None).await?;
+        let (token, _) = roster
+            .create_terminal(account.id, "seed".into(), TerminalKind::Session)
+            .await?;
+        let caller = roster.authenticate(&token).await?;
+        roster
+            .set_card(&caller, &card(&format!("Member {i}"), 1_000_000 + i as u64), None)
+            .await?;
+        callers.push((caller, token));
+    }
+    let (owner, writer_token) = &callers[0];
+    let group = roster
+        .create_group(
+            owner,
+            &CreateGroupRequest {
+                name: "Load".into(),
+                description: None,
+                join_policy: Some(JoinPolicy::InviteOnly),
+                member_limit: None,
+            },
+        )
+        .await?
+        .group
+        .id;
+    let invite = roster.create_invite(owner, group, &Default::default()).await?.code;
+    for (caller, _) in &callers[1..] {
+        roster.accept_invite(caller, &invite).await?;
+    }
+    // Terminals of every member but the writer, who makes the changes.
+    let mut tokens = Vec::with_capacity(terminals);
+    for i in 0..terminals {
+        let (caller, _) = &callers[1 + i % (callers.len() - 1)];
+        let (token, _) = roster
+            .create_terminal(caller.account.id, format!("load {i}"), TerminalKind::Session)
+            .await?;
+        tokens.push(token);
+    }
+    eprintln!(
+        "seeded {} members and {terminals} terminals in {:.1?}",
+        callers.len(),
+        started.elapsed()
+    );
+    Ok(Seed {
+        _dir: dir,
+        database_url,
+        tokens,
+        writer_token: writer_token.clone(),
+        writer: owner.account.id.0,
+        group: group.0,
+    })
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The server's resident memory, from /proc.
+fn rss_kib(pid: u32) -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+async fn wait_healthy(base: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("the server did not become healthy at {base}")
+}
+
+/// What a terminal task reports.
+enum Report {
+    Synced,
+    Received { round: usize, at: Instant },
+    Failed(String),
+}
+
+/// One terminal: connect from `source`, say hello, apply frames, report the initial sync and
+/// each change of the writer's card (recognised by its phone number).
+async fn terminal(
+    server: SocketAddr,
+    source: Ipv4Addr,
+    token: String,
+    writer: Uuid,
+    reports: mpsc::UnboundedSender<Report>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let result = async {
+        let socket = TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((source, 0)))?;
+        let stream = socket.connect(server).await?;
+        let mut request = format!("ws://{server}/api/v1/stream").into_client_request()?;
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse()?);
+        let (mut ws, _) = tokio_tungstenite::client_async(request, stream).await?;
+        ws.send(Message::text(serde_json::to_string(&ClientFrame::Hello {
+            cursors: Default::default(),
+        })?))
+        .await?;
+        let mut synced = false;
+        loop {
+            let message = tokio::select! {
+                message = ws.next() => message,
+                _ = stop.changed() => return anyhow::Ok(()),
+            };
+            let Some(message) = message else {
+                bail!("the server closed the stream")
+            };
+            let Message::Text(text) = message? else { continue };
+            let frame: ServerFrame = serde_json::from_str(text.as_str())?;
+            match frame {
+                ServerFrame::Cursor { group, cursor } => {
+                    if !synced {
+                        synced = true;
+                        let _ = reports.send(Report::Synced);
+                    }
+                    let ack = ClientFrame::Ack { group, cursor };
+                    ws.send(Message::text(serde_json::to_string(&ack)?)).await?;
+                }
+                ServerFrame::Upsert { account_id, card, .. } if synced && account_id == writer => {
+                    let number = card.phones.first().map(|p| p.number.clone()).unwrap_or_default();
+                    if let Some(round) = number.strip_prefix("+49309").and_then(|r| r.parse::<usize>().ok()) {
+                        let _ = reports.send(Report::Received {
+                            round,
+                            at: Instant::now(),
+                        });
+                    }
+                }
+                ServerFrame::Ping => {
+                    ws.send(Message::text(serde_json::to_string(&ClientFrame::Pong)?))
+                        .await?
+                }
+                _ => {}
+            }
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = reports.send(Report::Failed(format!("{e:#}")));
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
+}
+
+fn server_bin(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let path = match given {
+        Some(path) => path,
+        None => std::env::current_exe()?.with_file_name("roster"),
+    };
+    if !Path::new(&path).exists() {
+        bail!(
+            "no server binary at {} (build it: cargo build --release -p roster)",
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
+    let wanted = (cli.terminals as u64) * 2 + 1024;
+    let raised = rlimit::increase_nofile_limit(wanted).unwrap_or(soft);
+    if raised < cli.terminals as u64 + 512 {
+        bail!(
+            "{} terminals need more open files than the limit allows here ({raised}, hard limit {hard}); \
+             raise it with `ulimit -n` as root",
+            cli.terminals
+        );
+    }
+    let bin = server_bin(cli.server_bin.clone())?;
+    let seed = seed(cli.members, cli.terminals).await?;
+    let port = free_port()?;
+    let server_addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let child = std::process::Command::new(&bin)
+        .args([
+            "serve",
+            "--listen",
+            &server_addr.to_string(),
+            "--database-url",
+            &seed.database_url,
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let server = ServerProcess(child);
+    let pid = server.0.id();
+    let base = format!("http://{server_addr}");
+    wait_healthy(&base).await?;
+    let idle_rss = rss_kib(pid).map_or(0, |r| r.0);
+
+    let (reports_tx, mut reports) = mpsc::unbounded_channel();
+    let (stop_tx, stop) = watch::channel(false);
+    let gate = Arc::new(Semaphore::new(cli.concurrency.max(1)));
+    let started = Instant::now();
+    for (i, token) in seed.tokens.iter().enumerate() {
+        let source = Ipv4Addr::new(127, 0, 0, 1 + (i % usize::from(cli.sources.max(1))) as u8);
+        let permit = gate.clone().acquire_owned().await?;
+        let (reports, stop, token, writer) = (reports_tx.clone(), stop.clone(), token.clone(), seed.writer);
+        tokio::spawn(async move {
+            let reports_synced = reports.clone();
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            // Release the connection slot once this terminal has synced (or failed).
+            let forward = tokio::spawn(async move {
+                let mut permit = Some(permit);
+                while let Some(report) = rx.recv().await {
+                    if matches!(report, Report::Synced | Report::Failed(_)) {
+                        permit.take();
+                    }
+                    let _ = reports_synced.send(report);
+                }
+            });
+            terminal(server_addr, source, token, writer, tx, stop).await;
+            let _ = forward.await;
+            drop(reports);
+        });
+    }
+    drop(reports_tx);
+    let mut synced = 0;
+    let mut failures = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while synced + failures.len() < cli.terminals && Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(60), reports.recv()).await {
+            Ok(Some(Report::Synced)) => synced += 1,
+            Ok(Some(Report::Failed(e))) => failures.push(e),
+            Ok(Some(Report::Received { .. })) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let (rss, _) = rss_kib(pid).unwrap_or_default();
+    println!(
+        "connected and synced {synced}/{} terminals in {:.1?} ({} failed{})",
+        cli.terminals,
+        started.elapsed(),
+        failures.len(),
+        failures.first().map(|e| format!(", first: {e}")).unwrap_or_default()
+    );
+    println!(
+        "server RSS: {:.1} MiB before connections, {:.1} MiB with {synced} connected ({:.1} KiB per connection)",
+        idle_rss as f64 / 1024.0,
+        rss as f64 / 1024.0,
+        (rss.saturating_sub(idle_rss)) as f64 / synced.max(1) as f64
+    );
+
+    match cli.test {
+        Test::Idle { hold } => {
+            tokio::time::sleep(Duration::from_secs(hold.min(3600))).await;
+            let (rss, peak) = rss_kib(pid).unwrap_or_default();
+            println!(
+                "after {hold} s idle: server RSS {:.1} MiB (peak {:.1} MiB) for {synced} connections",
+                rss as f64 / 1024.0,
+                peak as f64 / 1024.0
+            );
+        }
+        Test::Push { rounds } => {
+            let client = reqwest::Client::new();
+            let mut all = Vec::new();
+            for round in 1..=rounds.min(1000) {
+                let sent = Instant::now();
+                let response = client
+                    .put(format!("{base}/api/v1/me/card"))
+                    .bearer_auth(&seed.writer_token)
+                    .json(&card("Member 0", 9_000_000 + round as u64))
+                    .send()
+                    .await?;
+                if !response.status().is_success() {
+                    bail!("card change refused: {}", response.status());
+                }
+                let mut latencies = Vec::with_capacity(synced);
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while latencies.len() < synced && Instant::now() < deadline {
+                    match tokio::time::timeout(Duration::from_secs(30), reports.recv()).await {
+                        Ok(Some(Report::Received { round: r, at })) if r == 9_000_000 + round => {
+                            latencies.push(at.duration_since(sent));
+                        }
+                        Ok(Some(Report::Failed(e))) => failures.push(e),
+                        Ok(Some(_)) => {}
+                        Ok(None) | Err(_) => break,
+                    }
+                }
+                latencies.sort();
+                println!(
+                    "change {round}: delivered to {}/{synced} terminals; p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+                    latencies.len(),
+                    percentile(&latencies, 0.50),
+                    percentile(&latencies, 0.99),
+                    latencies.last().copied().unwrap_or_default()
+                );
+                all.extend(latencies);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            all.sort();
+            let (rss, peak) = rss_kib(pid).unwrap_or_default();
+            println!(
+                "all {rounds} changes × {synced} terminals: p50 {:.1?}, p99 {:.1?}, max {:.1?}; server RSS {:.1} MiB (peak {:.1} MiB)",
+                percentile(&all, 0.50),
+                percentile(&all, 0.99),
+                all.last().copied().unwrap_or_default(),
+                rss as f64 / 1024.0,
+                peak as f64 / 1024.0
+            );
+        }
+    }
+    let _ = stop_tx.send(true);
+    drop(server);
+    let _ = seed.group;
+    Ok(())
+}
+
+/// The server child process, stopped whenever the tool ends.
+struct ServerProcess(std::process::Child);
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,0 +1,280 @@
+//! `GET /api/v1/stream`: the live feed over a WebSocket of JSON frames (`roster_proto::stream`).
+//!
+//! This module only translates: frames in, [`Feed`] items out. Authentication is the
+//! terminal's bearer token, or a single-use ticket (`?ticket=`) for browsers. Each batch is
+//! encoded once and shared by every connection that sends it.
+
+use super::AppState;
+use super::api::directory::delta_to_wire;
+use super::auth::Auth;
+use super::error::{ApiError, ApiResult, Json, Query};
+use crate::domain::Error;
+use crate::domain::directory::Delta;
+use crate::domain::feed::{Batch, CloseReason, Feed, FeedItem, TICKET_TTL};
+use crate::domain::ids::GroupId;
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, post};
+use futures_util::StreamExt;
+use roster_proto::api::{DirectoryChange, Problem};
+use roster_proto::stream::{ClientFrame, ServerFrame, StreamTicket};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use utoipa::IntoParams;
+
+/// Application-level keep-alive period.
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// Safety-net period: re-check credential, memberships and versions.
+const CHECK_EVERY: Duration = Duration::from_secs(60);
+/// A terminal that takes longer than this to take one frame is dropped.
+const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// The first frame must come within this.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/stream", get(stream))
+        .route("/api/v1/stream/tickets", post(create_ticket))
+}
+
+/// Stream query parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub(super) struct StreamQuery {
+    /// A ticket from `POST /api/v1/stream/tickets`, instead of the `Authorization` header.
+    ticket: Option<String>,
+}
+
+/// POST /api/v1/stream/tickets — a single-use ticket to open the stream without a header.
+#[utoipa::path(post, path = "/api/v1/stream/tickets", tag = "stream", security(("bearer" = [])),
+    responses((status = 201, body = StreamTicket), (status = 401, body = Problem)))]
+pub(super) async fn create_ticket(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> ApiResult<(StatusCode, Json<StreamTicket>)> {
+    let ticket = state.roster.stream_ticket(&caller).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(StreamTicket {
+            ticket,
+            expires_in: TICKET_TTL.as_secs(),
+        }),
+    ))
+}
+
+/// GET /api/v1/stream — upgrade to the live feed (see `docs/stream.md`).
+#[utoipa::path(get, path = "/api/v1/stream", tag = "stream", security(("bearer" = [])), params(StreamQuery),
+    responses((status = 101, description = "WebSocket of `ClientFrame`/`ServerFrame` JSON text frames"),
+              (status = 401, body = Problem)))]
+pub(super) async fn stream(
+    State(state): State<AppState>,
+    Query(query): Query<StreamQuery>,
+    headers: axum::http::HeaderMap,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let caller = match &query.ticket {
+        Some(ticket) => state.roster.authenticate_ticket(ticket).await?,
+        None => {
+            let token = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split_once(' '))
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+                .map(|(_, token)| token.trim())
+                .ok_or(Error::Unauthorized)?;
+            state.roster.authenticate(token).await?
+        }
+    };
+    let upgrade = upgrade.map_err(|e| ApiError::Request(StatusCode::BAD_REQUEST, e.to_string()))?;
+    let roster = state.roster.clone();
+    // Small buffers: an idle connection should cost kilobytes, not the 128 KiB default.
+    Ok(upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(64 * 1024)
+        .on_upgrade(move |socket| async move {
+            if let Err(e) = serve(socket, roster, caller).await {
+                tracing::debug!(error = %e, "stream ended");
+            }
+        }))
+}
+
+/// Why a connection ended early.
+#[derive(Debug, thiserror::Error)]
+enum StreamEnd {
+    #[error("the terminal went away")]
+    Gone,
+    #[error("the terminal is too slow")]
+    TooSlow,
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error(transparent)]
+    Domain(#[from] Error),
+}
+
+async fn send(socket: &mut WebSocket, frame: Utf8Bytes) -> Result<(), StreamEnd> {
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(frame))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(StreamEnd::Gone),
+        Err(_) => Err(StreamEnd::TooSlow),
+    }
+}
+
+fn encode(frame: &ServerFrame) -> Utf8Bytes {
+    // Serialising these plain structs cannot fail.
+    Utf8Bytes::from(serde_json::to_string(frame).unwrap_or_default())
+}
+
+/// A batch's frames, encoded once per batch whatever the number of connections sending it.
+fn rendered(batch: &Batch) -> &[(Option<uuid::Uuid>, Utf8Bytes)] {
+    let cache = batch.rendered.get_or_init(|| {
+        let group = batch.group.0;
+        let frames: Vec<(Option<uuid::Uuid>, Utf8Bytes)> = batch
+            .deltas
+            .iter()
+            .map(|delta| {
+                let subject = match delta {
+                    Delta::Upsert(account, _) | Delta::Remove(account) => account.0,
+                };
+                let frame = match delta_to_wire(delta.clone()) {
+                    DirectoryChange::Upsert { account_id, card } => ServerFrame::Upsert {
+                        group,
+                        account_id,
+                        card,
+                    },
+                    DirectoryChange::Remove { account_id } => ServerFrame::Remove { group, account_id },
+                };
+                (Some(subject), encode(&frame))
+            })
+            .chain(
+                batch
+                    .cursor
+                    .map(|cursor| (None, encode(&ServerFrame::Cursor { group, cursor }))),
+            )
+            .collect();
+        Box::new(frames)
+    });
+    cache
+        .downcast_ref::<Vec<(Option<uuid::Uuid>, Utf8Bytes)>>()
+        .map_or(&[], Vec::as_slice)
+}
+
+/// Sends items in order; `Err` when the feed must close.
+async fn send_items(socket: &mut WebSocket, feed: &Feed, items: Vec<FeedItem>) -> Result<(), StreamEnd> {
+    let me = feed.caller().account.id.0;
+    for item in items {
+        match item {
+            FeedItem::Joined { group, name } => {
+                send(socket, encode(&ServerFrame::Joined { group: group.0, name })).await?;
+            }
+            FeedItem::Left { group } => send(socket, encode(&ServerFrame::Left { group: group.0 })).await?,
+            FeedItem::Resync { group } => send(socket, encode(&ServerFrame::Resync { group: group.0 })).await?,
+            FeedItem::Changes(batch) => {
+                for (subject, frame) in rendered(&batch) {
+                    // Hub batches are computed once for every member; nobody receives their own card.
+                    if *subject != Some(me) {
+                        send(socket, frame.clone()).await?;
+                    }
+                }
+            }
+            FeedItem::Closed(reason) => {
+                close(
+                    socket,
+                    match reason {
+                        CloseReason::Revoked => "revoked",
+                        CloseReason::Shutdown => "shutdown",
+                    },
+                )
+                .await;
+                return Err(StreamEnd::Gone);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn close(socket: &mut WebSocket, reason: &str) {
+    let _ = send(socket, encode(&ServerFrame::Closing { reason: reason.into() })).await;
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: 1008,
+            reason: Utf8Bytes::from(reason.to_string()),
+        })))
+        .await;
+}
+
+fn parse(message: &Message) -> Result<Option<ClientFrame>, StreamEnd> {
+    match message {
+        Message::Text(text) => serde_json::from_str(text.as_str())
+            .map(Some)
+            .map_err(|e| StreamEnd::Protocol(format!("not a client frame: {e}"))),
+        Message::Binary(_) => Err(StreamEnd::Protocol("binary frames are not used".into())),
+        Message::Close(_) => Err(StreamEnd::Gone),
+        Message::Ping(_) | Message::Pong(_) => Ok(None),
+    }
+}
+
+async fn serve(
+    mut socket: WebSocket,
+    roster: std::sync::Arc<crate::domain::Roster>,
+    caller: crate::domain::account::Caller,
+) -> Result<(), StreamEnd> {
+    let hello = tokio::time::timeout(HELLO_TIMEOUT, socket.next()).await;
+    let cursors: BTreeMap<GroupId, i64> = match hello {
+        Ok(Some(Ok(message))) => match parse(&message) {
+            Ok(Some(ClientFrame::Hello { cursors })) => cursors
+                .into_iter()
+                .map(|(group, cursor)| (GroupId(group), cursor.max(0)))
+                .collect(),
+            Ok(_) => {
+                close(&mut socket, "protocol").await;
+                return Err(StreamEnd::Protocol("the first frame must be hello".into()));
+            }
+            Err(e) => {
+                close(&mut socket, "protocol").await;
+                return Err(e);
+            }
+        },
+        _ => return Err(StreamEnd::Gone),
+    };
+    let (mut feed, items) = roster.open_feed(caller, &cursors).await?;
+    send_items(&mut socket, &feed, items).await?;
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
+    let mut check = tokio::time::interval_at(tokio::time::Instant::now() + CHECK_EVERY, CHECK_EVERY);
+    loop {
+        tokio::select! {
+            () = feed.changed() => {
+                let items = feed.poll().await?;
+                send_items(&mut socket, &feed, items).await?;
+            }
+            message = socket.next() => {
+                let Some(Ok(message)) = message else { return Err(StreamEnd::Gone) };
+                match parse(&message) {
+                    Ok(Some(ClientFrame::Ack { group, cursor })) => {
+                        if let Err(e) = feed.ack(GroupId(group), cursor) {
+                            tracing::debug!(error = %e, "ignored an ack");
+                        }
+                    }
+                    Ok(Some(ClientFrame::Pong) | None) => {}
+                    Ok(Some(ClientFrame::Hello { .. })) => {
+                        close(&mut socket, "protocol").await;
+                        return Err(StreamEnd::Protocol("hello twice".into()));
+                    }
+                    Err(StreamEnd::Gone) => return Err(StreamEnd::Gone),
+                    Err(e) => {
+                        close(&mut socket, "protocol").await;
+                        return Err(e);
+                    }
+                }
+            }
+            _ = ping.tick() => send(&mut socket, encode(&ServerFrame::Ping)).await?,
+            _ = check.tick() => {
+                let items = feed.check().await?;
+                send_items(&mut socket, &feed, items).await?;
+            }
+        }
+    }
+}
