@@ -791,3 +791,28 @@ async fn writes_to_read_only_books_need_privileges() {
     let answer = dav.request("PROPPATCH", &dav.book("contacts"), &[], &other).await;
     assert!(answer.body.contains("HTTP/1.1 403 Forbidden"), "{}", answer.body);
 }
+
+#[tokio::test]
+async fn a_token_older_than_the_compacted_log_expires() {
+    let s = setup_with(|c| {
+        c.log_keep_versions = 0;
+        c.log_keep_for = std::time::Duration::ZERO;
+    })
+    .await;
+    let dav = Dav::for_user(&s.anna).await;
+    let (_, old) = dav.sync("contacts", "").await;
+    s.ben.set_card("Ben Meyer", "030 7777777").await;
+    s.cara.set_card("Cara Vogel", "0151 77777777").await;
+    assert!(s.server.roster.compact_log().await.unwrap() > 0);
+    let body = format!(
+        r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{old}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+    );
+    let expired = dav.report(&dav.book("contacts"), &body).await;
+    assert_eq!(expired.status, StatusCode::FORBIDDEN, "{}", expired.body);
+    assert!(expired.body.contains("<D:valid-sync-token/>"));
+    // Starting again from an empty token works and gives a token that works.
+    let (fresh, token) = dav.sync("contacts", "").await;
+    assert_eq!(fresh.responses().len(), 2);
+    let (nothing, _) = dav.sync("contacts", &token).await;
+    assert_eq!(nothing.responses().len(), 0, "{}", nothing.body);
+}
