@@ -1,6 +1,8 @@
 //! CardDAV at the protocol level: raw HTTP requests with XML bodies against the real server,
 //! asserting on status lines, headers and the XML and vCards that come back.
 
+mod interop;
+
 use crate::support::{TestServer, User};
 use reqwest::header::{HeaderMap, HeaderValue};
 use reqwest::{Method, StatusCode};
