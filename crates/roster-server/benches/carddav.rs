@@ -73,7 +73,10 @@ async fn seed(members: usize) -> Seeded {
     };
     let owner = account(0);
     store.create_account(&owner, "not a hash").await.unwrap();
-    store.set_card(owner.id, &card(0, 0), 0, ShareFields::ALL, now).await.unwrap();
+    store
+        .set_card(owner.id, &card(0, 0), 0, ShareFields::ALL, now)
+        .await
+        .unwrap();
     let group = Group {
         id: GroupId::random(),
         name: "Bench".into(),
@@ -92,7 +95,10 @@ async fn seed(members: usize) -> Seeded {
     for i in 1..members {
         let member = account(i);
         store.create_account(&member, "not a hash").await.unwrap();
-        store.set_card(member.id, &card(i, 0), 0, ShareFields::ALL, now).await.unwrap();
+        store
+            .set_card(member.id, &card(i, 0), 0, ShareFields::ALL, now)
+            .await
+            .unwrap();
         store
             .join(&Joining {
                 group_id: group.id,
@@ -221,7 +227,12 @@ fn vcards(xml: &str) -> Vec<String> {
     xml.split("BEGIN:VCARD")
         .skip(1)
         .filter_map(|rest| rest.split_once("END:VCARD"))
-        .map(|(body, _)| format!("BEGIN:VCARD{}END:VCARD\r\n", body.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")))
+        .map(|(body, _)| {
+            format!(
+                "BEGIN:VCARD{}END:VCARD\r\n",
+                body.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+            )
+        })
         .collect()
 }
 
@@ -261,7 +272,11 @@ async fn start_radicale(binary: &PathBuf, cards: &[String]) -> Radicale {
     for (i, card) in cards.iter().enumerate() {
         std::fs::write(book.join(format!("card{i}.vcf")), card).unwrap();
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(binary)
         .args(["--server-hosts", &format!("127.0.0.1:{port}")])
         .args(["--storage-filesystem-folder", &dir.path().display().to_string()])
@@ -363,7 +378,13 @@ async fn run() {
         for (i, (member, revision)) in seeded.changeable.iter().enumerate() {
             seeded
                 .store
-                .set_card(*member, &card(i + 1, 1), *revision, ShareFields::ALL, OffsetDateTime::now_utc())
+                .set_card(
+                    *member,
+                    &card(i + 1, 1),
+                    *revision,
+                    ShareFields::ALL,
+                    OffsetDateTime::now_utc(),
+                )
                 .await
                 .unwrap();
             let started = Instant::now();
@@ -373,7 +394,10 @@ async fn run() {
             token = next;
         }
         let took = median(samples);
-        println!("roster   incremental sync-collection after 1 change, {members} members: {took:.3?} (median of {})", seeded.changeable.len());
+        println!(
+            "roster   incremental sync-collection after 1 change, {members} members: {took:.3?} (median of {})",
+            seeded.changeable.len()
+        );
         incremental.push((members, took));
     }
     if let (Some((small, a)), Some((large, b))) = (incremental.first(), incremental.last()) {

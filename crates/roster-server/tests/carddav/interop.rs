@@ -147,8 +147,14 @@ async fn vdirsyncer_syncs_contacts_a_group_book_and_my_card() {
     vdirsyncer(&binary, &config_path, &["sync"]).await;
     let cards = local_cards(&contacts);
     let ben = card_of(&cards, &s.ben.id).unwrap();
-    assert!(ben.contains("CATEGORIES:Choir\r\n") || ben.contains("CATEGORIES:Choir\n"), "{ben}");
-    assert!(!ben.contains("ben@example.org"), "the club's fields went with the club: {ben}");
+    assert!(
+        ben.contains("CATEGORIES:Choir\r\n") || ben.contains("CATEGORIES:Choir\n"),
+        "{ben}"
+    );
+    assert!(
+        !ben.contains("ben@example.org"),
+        "the club's fields went with the club: {ben}"
+    );
     assert_eq!(
         s.ben.delete(&format!("/api/v1/groups/{}/membership", s.choir)).await.0,
         StatusCode::NO_CONTENT
