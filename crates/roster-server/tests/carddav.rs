@@ -261,6 +261,17 @@ async fn discovery_leads_from_the_well_known_url_to_the_books() {
     let choir = home.response_for(&dav.book(&s.choir.to_string())).unwrap();
     assert!(choir.contains("<D:displayname>Choir</D:displayname>"), "{choir}");
     assert!(choir.contains("<C:addressbook/>"));
+    // Apple clients get the merged book only, whatever the setting.
+    let apple = dav
+        .request(
+            "PROPFIND",
+            &dav.home(),
+            &[("Depth", "1"), ("User-Agent", "iOS/18.2 (22C152) dataaccessd/1.0")],
+            "",
+        )
+        .await;
+    assert_eq!(apple.responses().len(), 3, "{}", apple.body);
+    assert!(apple.response_for(&dav.book(&s.choir.to_string())).is_none());
 }
 
 #[tokio::test]
@@ -762,6 +773,7 @@ async fn writes_to_read_only_books_need_privileges() {
     let s = setup().await;
     let dav = Dav::for_user(&s.anna).await;
     let choir = s.choir.to_string();
+    let (_, token) = dav.sync("contacts", "").await;
     for book in ["contacts", choir.as_str()] {
         let href = dav.card(book, s.ben.id);
         for (method, body) in [("PUT", ANNA_VCARD), ("DELETE", "")] {
@@ -782,8 +794,11 @@ async fn writes_to_read_only_books_need_privileges() {
         let options = dav.request("OPTIONS", &dav.book(book), &[], "").await;
         assert!(!options.header("allow").contains("PUT"));
     }
-    // Ben's card is unchanged.
+    // Ben's card is unchanged, and reported again so that clients overwrite their edit.
     assert!(dav.get_card("contacts", s.ben.id).await.body.contains("FN:Ben Meyer"));
+    let (again, _) = dav.sync("contacts", &token).await;
+    assert_eq!(again.responses().len(), 1, "{}", again.body);
+    assert!(again.response_for(&dav.card("contacts", s.ben.id)).is_some());
     // Apple's me-card may be "set" (it always is the card in `me`); other properties not.
     let patch = r#"<D:propertyupdate xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><D:set><D:prop><CS:me-card><D:href>/x</D:href></CS:me-card></D:prop></D:set></D:propertyupdate>"#;
     let answer = dav.request("PROPPATCH", &dav.home(), &[], patch).await;

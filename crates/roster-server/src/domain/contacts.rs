@@ -492,6 +492,26 @@ impl Roster {
         })
     }
 
+    /// After a refused edit of a read-only card, makes the viewer's terminals fetch it again
+    /// (so the local edit is overwritten): one no-op change in each shared group where the
+    /// viewer sees the card.
+    pub async fn refresh_card(&self, caller: &Caller, book: Book, subject: AccountId) -> Result<()> {
+        if book == Book::Me {
+            return Ok(());
+        }
+        self.limits.read(caller.account.id)?;
+        let scope = self.scope(caller, book).await?;
+        let mut changes = Vec::new();
+        for (group, viewer) in &scope.groups {
+            let cards = self.store.member_cards(group.id, &[subject]).await?;
+            if cards.iter().any(|c| visible_card(viewer, c).is_some()) {
+                changes.extend(self.store.republish(group.id, subject, now()).await?);
+            }
+        }
+        self.publish(&changes);
+        Ok(())
+    }
+
     async fn all_members(&self, group: GroupId, viewer: AccountId, into: &mut BTreeSet<AccountId>) -> Result<()> {
         let mut after = None;
         loop {

@@ -1107,6 +1107,19 @@ impl Store for SqliteStore {
         Ok(list.unwrap_or(false))
     }
 
+    async fn republish(&self, group: GroupId, account: AccountId, at: OffsetDateTime) -> Result<Vec<Change>> {
+        let mut tx = self.write().await?;
+        let active = membership_in(&mut tx, group, account)
+            .await?
+            .is_some_and(|m| m.is_active());
+        let mut changes = Vec::new();
+        if active {
+            changes.push(append(&mut tx, group, account, ChangeKind::Upsert, at).await?);
+        }
+        tx.commit().await.map_err(internal)?;
+        Ok(changes)
+    }
+
     async fn set_list_group_books(&self, account: AccountId, list: bool) -> Result<()> {
         sqlx::query(
             "INSERT INTO directory_settings (account_id, list_group_books) VALUES (?1, ?2) \

@@ -284,7 +284,7 @@ async fn dav(
             "REPORT" => request.report(&body).await,
             "GET" | "HEAD" => request.get().await,
             "PUT" => request.put(&body).await,
-            _ => request.refuse_write(),
+            _ => request.refuse_write().await,
         }
     }
     .await;
@@ -357,6 +357,17 @@ fn names_etag(list: &str, etag: Option<&str>) -> bool {
 }
 
 impl Request<'_> {
+    fn is_apple(&self) -> bool {
+        let agent = self
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        ["dataaccessd", "accountsd", "AddressBook", "iOS/", "macOS/", "Mac OS X/"]
+            .iter()
+            .any(|mark| agent.contains(mark))
+    }
+
     fn photo_limit(&self) -> usize {
         self.state.roster.settings().card_rules.photo_max_bytes
     }
@@ -393,7 +404,13 @@ impl Request<'_> {
             Resource::Home(_) => {
                 responses.push(props::respond(&self.target(Target::Home), &asked, self.photo_limit()));
                 if depth == 1 {
+                    // Apple clients show a person once per book (duplicate caller-ID matches)
+                    // and macOS syncs only the first book: they get the merged book only.
+                    let apple = self.is_apple();
                     for info in roster.books(self.caller).await? {
+                        if apple && matches!(info.book, Book::Group(_)) {
+                            continue;
+                        }
                         responses.push(props::respond(
                             &self.target(Target::Book(&info)),
                             &asked,
@@ -535,7 +552,7 @@ impl Request<'_> {
             Resource::Card(_, Book::Me, _) => {
                 return Err(DavError::need_privileges(&self.hrefs.book(Book::Me), "bind"));
             }
-            _ => return self.refuse_write(),
+            _ => return self.refuse_write().await,
         };
         let href = self.hrefs.card(Book::Me, subject);
         let invalid = |status: StatusCode, why: String| DavError {
@@ -575,8 +592,16 @@ impl Request<'_> {
         }
     }
 
-    /// Every write other than PUT into `me` is refused with `need-privileges`.
-    fn refuse_write(&self) -> DavResult {
+    /// Every write other than PUT into `me` is refused with `need-privileges`; a refused
+    /// edit of someone's card is followed by a no-op change so that the client's next sync
+    /// brings the real card back over its local edit.
+    async fn refuse_write(&self) -> DavResult {
+        if let Resource::Card(_, book, subject) = self.resource
+            && *book != Book::Me
+            && let Err(e) = self.state.roster.refresh_card(self.caller, *book, *subject).await
+        {
+            tracing::warn!(error = %e, "could not ask terminals to fetch a refused card again");
+        }
         let (href, privilege) = match self.resource {
             Resource::Card(_, Book::Me, subject) => (
                 self.hrefs.book(Book::Me),
