@@ -246,7 +246,7 @@ async fn terminal(
                 }
                 ServerFrame::Upsert { account_id, card, .. } if synced && account_id == writer => {
                     let number = card.phones.first().map(|p| p.number.clone()).unwrap_or_default();
-                    if let Some(round) = number.strip_prefix("+49309").and_then(|r| r.parse::<usize>().ok()) {
+                    if let Some(round) = number.strip_prefix("+4930").and_then(|r| r.parse::<usize>().ok()) {
                         let _ = reports.send(Report::Received {
                             round,
                             at: Instant::now(),

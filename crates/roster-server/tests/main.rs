@@ -6,6 +6,7 @@
 mod authorization;
 mod bad_input;
 mod carddav;
+mod feed;
 mod operations;
 mod story;
 mod stream;

@@ -616,6 +616,19 @@ impl Store for SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(internal)?;
+        sqlx::query("DELETE FROM card_phone_keys WHERE account_id = ?")
+            .bind(account.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        for key in card.phones.iter().flat_map(|p| p.number.search_keys()) {
+            sqlx::query("INSERT OR IGNORE INTO card_phone_keys (key, account_id) VALUES (?, ?)")
+                .bind(key)
+                .bind(account.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+        }
         let groups: Vec<Uuid> = sqlx::query_scalar(
             "SELECT group_id FROM memberships WHERE account_id = ? AND state = 'active' AND (share & ?) != 0",
         )
@@ -1036,24 +1049,43 @@ impl Store for SqliteStore {
         limit: u32,
         search: &DirectorySearch,
     ) -> Result<Vec<MemberCard>> {
-        let (name, phone) = match search {
-            DirectorySearch::All => (None, None),
-            DirectorySearch::Name(text) => (Some(format!("%{}%", escape_like(text))), None),
-            DirectorySearch::PhonePrefix(digits) => (None, Some(format!("% {}%", escape_like(digits)))),
+        if let DirectorySearch::PhonePrefix(digits) = search {
+            // Walk the matching key range only (':' sorts right after '9'). CROSS JOIN makes
+            // SQLite keep the key range as the outer loop instead of scanning the group in
+            // account order to satisfy ORDER BY.
+            let rows: Vec<MemberCardRow> = sqlx::query_as(
+                "SELECT DISTINCT m.account_id, m.state, m.share, c.card FROM card_phone_keys k \
+                 CROSS JOIN memberships m ON m.group_id = ?1 AND m.account_id = k.account_id \
+                 CROSS JOIN cards c ON c.account_id = k.account_id \
+                 WHERE k.key >= ?4 AND k.key < ?4 || ':' AND m.state = 'active' \
+                 AND m.account_id != ?2 AND m.account_id > ?3 \
+                 ORDER BY m.account_id LIMIT ?5",
+            )
+            .bind(group.0)
+            .bind(viewer.0)
+            .bind(after.map_or(Uuid::nil(), |a| a.0))
+            .bind(digits)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+            return rows.into_iter().map(MemberCardRow::into_member_card).collect();
+        }
+        let name = match search {
+            DirectorySearch::Name(text) => Some(format!("%{}%", escape_like(text))),
+            _ => None,
         };
         let rows: Vec<MemberCardRow> = sqlx::query_as(
             "SELECT m.account_id, m.state, m.share, c.card FROM memberships m \
              LEFT JOIN cards c ON c.account_id = m.account_id \
              WHERE m.group_id = ?1 AND m.state = 'active' AND m.account_id != ?2 AND m.account_id > ?3 \
              AND (?4 IS NULL OR c.search_name LIKE ?4 ESCAPE '\\') \
-             AND (?5 IS NULL OR c.phone_keys LIKE ?5 ESCAPE '\\') \
-             ORDER BY m.account_id LIMIT ?6",
+             ORDER BY m.account_id LIMIT ?5",
         )
         .bind(group.0)
         .bind(viewer.0)
         .bind(after.map_or(Uuid::nil(), |a| a.0))
         .bind(name)
-        .bind(phone)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
