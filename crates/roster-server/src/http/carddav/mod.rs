@@ -261,7 +261,7 @@ async fn dav(
     }
     let outcome = async {
         // GET / is not DAV; only PROPFIND discovers from the server root.
-        if path == "/" && method != Method::from_bytes(b"PROPFIND").unwrap_or(Method::GET) {
+        if path == "/" && method.as_str() != "PROPFIND" {
             return Err(DavError::status(StatusCode::NOT_FOUND));
         }
         let caller = authenticate(&state, &headers).await?;
