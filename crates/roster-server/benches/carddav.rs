@@ -9,7 +9,9 @@
 //!
 //! Run: `cargo bench -p roster-server --bench carddav` (Radicale is found on PATH or through
 //! `ROSTER_RADICALE`; `.ci/run` installs it in its virtualenv; without it that comparison is
-//! skipped, saying so). `ROSTER_BENCH_SIZES=100,10000` limits the group sizes.
+//! skipped, saying so). `ROSTER_BENCH_SIZES=100,10000` limits the group sizes;
+//! `ROSTER_BENCH_PROBE=1` also times single multigets of 1, 10 and 100 cards, to separate
+//! per-request from per-card cost.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -169,6 +171,7 @@ impl Client {
 
     /// PROPFIND Depth 1 for ETags, then multiget in batches: returns the vCards.
     async fn cold_full_sync(&self, base: &str, book: &str) -> Vec<String> {
+        let started = Instant::now();
         let listing = self
             .send(
                 "PROPFIND",
@@ -177,6 +180,7 @@ impl Client {
                 r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getcontenttype/></d:prop></d:propfind>"#.into(),
             )
             .await;
+        let listed = started.elapsed();
         let hrefs: Vec<String> = hrefs(&listing).into_iter().filter(|h| h.ends_with(".vcf")).collect();
         let mut cards = Vec::with_capacity(hrefs.len());
         for batch in hrefs.chunks(BATCH) {
@@ -191,6 +195,33 @@ impl Client {
             cards.extend(vcards(&answer));
         }
         assert_eq!(cards.len(), hrefs.len(), "every listed card came back");
+        if std::env::var_os("ROSTER_BENCH_PROBE").is_some() {
+            for n in [1usize, 10, 100] {
+                let mut body = String::from(
+                    r#"<c:addressbook-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><c:address-data/></d:prop>"#,
+                );
+                for href in &hrefs[..n] {
+                    body.push_str(&format!("<d:href>{href}</d:href>"));
+                }
+                body.push_str("</c:addressbook-multiget>");
+                let t = Instant::now();
+                for _ in 0..20 {
+                    self.send("REPORT", &format!("{base}{book}"), "1", body.clone()).await;
+                }
+                eprintln!("  multiget of {n}: {:.2?} each", t.elapsed() / 20);
+            }
+            let t = Instant::now();
+            for _ in 0..20 {
+                self.send("PROPFIND", &format!("{base}{book}"), "0", String::new())
+                    .await;
+            }
+            eprintln!("  PROPFIND depth 0 on the book: {:.2?} each", t.elapsed() / 20);
+        }
+        eprintln!(
+            "  ({base}: PROPFIND Depth 1 {listed:.1?}, then {} multigets {:.1?})",
+            hrefs.len().div_ceil(BATCH),
+            started.elapsed() - listed
+        );
         cards
     }
 
