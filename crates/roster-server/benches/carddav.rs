@@ -58,6 +58,7 @@ struct Seeded {
     login: String,
     password: String,
     store: Arc<SqliteStore>,
+    roster: Arc<roster_server::domain::Roster>,
     changeable: Vec<(AccountId, i64)>,
     _dir: tempfile::TempDir,
 }
@@ -133,12 +134,14 @@ async fn seed(members: usize) -> Seeded {
         .create_terminal(owner.id, "bench phone".into(), TerminalKind::AppPassword)
         .await
         .unwrap();
+    let roster = app.roster();
     tokio::spawn(app.run_until(std::future::pending()));
     Seeded {
         base,
         login: owner.login,
         password,
         store,
+        roster,
         changeable,
         _dir: dir,
     }
@@ -342,6 +345,23 @@ async fn run() {
         };
         let book = format!("/dav/addressbooks/{}/contacts/", seeded.login);
 
+        if std::env::var_os("ROSTER_BENCH_PROBE").is_some() {
+            use roster_server::domain::contacts::Book;
+            let caller = seeded.roster.authenticate(&seeded.password).await.unwrap();
+            let t = Instant::now();
+            let (all, _) = seeded.roster.book_cards(&caller, Book::Contacts).await.unwrap();
+            eprintln!("  in process: book_cards of {}: {:.2?}", all.len(), t.elapsed());
+            let subjects: Vec<AccountId> = all.iter().take(100).map(|c| c.subject).collect();
+            let t = Instant::now();
+            for _ in 0..20 {
+                seeded
+                    .roster
+                    .book_cards_of(&caller, Book::Contacts, &subjects)
+                    .await
+                    .unwrap();
+            }
+            eprintln!("  in process: book_cards_of 100: {:.2?} each", t.elapsed() / 20);
+        }
         if members == 10_000 {
             let mut cold = Vec::new();
             let mut cards = Vec::new();
