@@ -351,6 +351,39 @@ async fn run() {
             let t = Instant::now();
             let (all, _) = seeded.roster.book_cards(&caller, Book::Contacts).await.unwrap();
             eprintln!("  in process: book_cards of {}: {:.2?}", all.len(), t.elapsed());
+            let group = seeded.store.groups_of(caller.account.id).await.unwrap()[0].0.id;
+            let t = Instant::now();
+            let mut after = None;
+            let mut rows = 0;
+            loop {
+                let page = seeded
+                    .store
+                    .directory_page(
+                        group,
+                        caller.account.id,
+                        after,
+                        1000,
+                        &roster_server::domain::model::DirectorySearch::All,
+                    )
+                    .await
+                    .unwrap();
+                rows += page.len();
+                after = page.last().map(|m| m.account_id);
+                if page.len() < 1000 {
+                    break;
+                }
+            }
+            eprintln!("  in process: store directory pages, {rows} rows: {:.2?}", t.elapsed());
+            let t = Instant::now();
+            let _ = all
+                .iter()
+                .map(|c| serde_json::to_vec(&c.card).unwrap().len())
+                .sum::<usize>();
+            eprintln!(
+                "  in process: serialising {} views as JSON: {:.2?}",
+                all.len(),
+                t.elapsed()
+            );
             let subjects: Vec<AccountId> = all.iter().take(100).map(|c| c.subject).collect();
             let t = Instant::now();
             for _ in 0..20 {
