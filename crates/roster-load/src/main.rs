@@ -178,6 +178,18 @@ fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
+/// CPU time (user + system) a process has used, from /proc; clock ticks are 1/100 s on Linux.
+fn cpu_time(pid: &str) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().filter_map(|f| f.parse().ok()).collect())
+        .unwrap_or_default();
+    let ticks = fields.get(10).copied().unwrap_or(0) + fields.get(11).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
 async fn wait_healthy(base: &str) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     for _ in 0..100 {
@@ -390,7 +402,9 @@ async fn main() -> anyhow::Result<()> {
         Test::Push { rounds } => {
             let client = reqwest::Client::new();
             let mut all = Vec::new();
+            let server_pid = pid.to_string();
             for round in 1..=rounds.min(1000) {
+                let (server_cpu, tool_cpu) = (cpu_time(&server_pid), cpu_time("self"));
                 let sent = Instant::now();
                 let response = client
                     .put(format!("{base}/api/v1/me/card"))
@@ -415,11 +429,14 @@ async fn main() -> anyhow::Result<()> {
                 }
                 latencies.sort();
                 println!(
-                    "change {round}: delivered to {}/{synced} terminals; p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+                    "change {round}: delivered to {}/{synced} terminals; p50 {:.1?}, p99 {:.1?}, max {:.1?}; \
+                     CPU used meanwhile: server {:?}, this tool {:?}",
                     latencies.len(),
                     percentile(&latencies, 0.50),
                     percentile(&latencies, 0.99),
-                    latencies.last().copied().unwrap_or_default()
+                    latencies.last().copied().unwrap_or_default(),
+                    cpu_time(&server_pid).saturating_sub(server_cpu),
+                    cpu_time("self").saturating_sub(tool_cpu),
                 );
                 all.extend(latencies);
                 tokio::time::sleep(Duration::from_millis(500)).await;

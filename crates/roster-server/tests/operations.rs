@@ -22,7 +22,12 @@ async fn health_metrics_and_openapi() {
         .text()
         .await
         .unwrap();
-    for line in ["roster_accounts 1", "roster_groups 1", "roster_terminals 1"] {
+    for line in [
+        "roster_accounts 1",
+        "roster_groups 1",
+        "roster_terminals 1",
+        "roster_stream_connections 0",
+    ] {
         assert!(metrics.lines().any(|l| l == line), "{line} missing from:\n{metrics}");
     }
     // Requests are counted by route template, never by raw path.

@@ -55,6 +55,11 @@ pub async fn render(State(state): State<AppState>) -> ApiResult<Response> {
             "Terminals with a valid credential.",
             counts.terminals,
         ),
+        (
+            "roster_stream_connections",
+            "Live stream connections on this instance.",
+            state.roster.connections() as u64,
+        ),
     ] {
         text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
     }
