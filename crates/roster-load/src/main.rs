@@ -237,6 +237,7 @@ async fn terminal(
         })?))
         .await?;
         let mut synced = false;
+        let writer_text = writer.to_string();
         loop {
             let message = tokio::select! {
                 message = ws.next() => message,
@@ -246,7 +247,16 @@ async fn terminal(
                 bail!("the server closed the stream")
             };
             let Message::Text(text) = message? else { continue };
-            let frame: ServerFrame = serde_json::from_str(text.as_str())?;
+            // The tool shares the machine's cores with the server: decode only what it needs
+            // (cursors to acknowledge, pings, and upserts of the writer's card).
+            let text = text.as_str();
+            let wanted = text.starts_with(r#"{"type":"cursor""#)
+                || text.starts_with(r#"{"type":"ping""#)
+                || (synced && text.starts_with(r#"{"type":"upsert""#) && text.contains(&writer_text));
+            if !wanted {
+                continue;
+            }
+            let frame: ServerFrame = serde_json::from_str(text)?;
             match frame {
                 ServerFrame::Cursor { group, cursor } => {
                     if !synced {

@@ -95,6 +95,31 @@ pub enum TerminalKind {
     AppPassword,
 }
 
+/// Asks for an app password: a terminal credential for a CardDAV client.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct AppPasswordRequest {
+    /// Name of the device or client, shown in the terminal list.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// A new app password, shown once; use it with the login name over HTTP Basic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AppPasswordResponse {
+    /// The password (never shown again).
+    pub password: String,
+    /// The terminal it belongs to; revoke it to revoke the password.
+    pub terminal: TerminalView,
+}
+
+/// How the account's address books are offered to CardDAV clients.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct DirectorySettings {
+    /// Also list one book per group besides `contacts` (people then appear once per book).
+    #[serde(default)]
+    pub list_group_books: bool,
+}
+
 /// One logged-in device of an account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TerminalView {

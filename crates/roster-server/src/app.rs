@@ -104,6 +104,7 @@ pub fn settings(config: &Config, public_url: String) -> Settings {
         lockout_for: config.lockout_for,
         public_url,
         rates: config.rates,
+        basic_main_password: config.carddav_main_password,
         log_keep_versions: config.log_keep_versions,
         log_keep_for: config.log_keep_for,
     }

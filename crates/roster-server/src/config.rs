@@ -53,6 +53,7 @@ struct FileConfig {
     registrations_per_hour: Option<u32>,
     invites_per_hour: Option<u32>,
     reads_per_minute: Option<u32>,
+    carddav_main_password: Option<bool>,
     log_keep_versions: Option<i64>,
     log_keep_days: Option<u64>,
 }
@@ -86,6 +87,8 @@ pub struct Config {
     pub log_keep_for: Duration,
     /// Log as JSON.
     pub log_json: bool,
+    /// Accept the account's main password over CardDAV (app passwords are always accepted).
+    pub carddav_main_password: bool,
 }
 
 impl Config {
@@ -105,6 +108,7 @@ impl Config {
             log_keep_versions: 10_000,
             log_keep_for: Duration::from_secs(30 * 24 * 3600),
             log_json: false,
+            carddav_main_password: false,
         }
     }
 
@@ -168,6 +172,7 @@ impl Config {
         rates.registrations_per_hour = file.registrations_per_hour.unwrap_or(rates.registrations_per_hour);
         rates.invites_per_hour = file.invites_per_hour.unwrap_or(rates.invites_per_hour);
         rates.reads_per_minute = file.reads_per_minute.unwrap_or(rates.reads_per_minute);
+        config.carddav_main_password = file.carddav_main_password.unwrap_or(false);
         config.log_keep_versions = file.log_keep_versions.unwrap_or(config.log_keep_versions).max(0);
         if let Some(days) = file.log_keep_days {
             config.log_keep_for = Duration::from_secs(days * 24 * 3600);

@@ -5,6 +5,7 @@
 
 mod authorization;
 mod bad_input;
+mod carddav;
 mod feed;
 mod operations;
 mod story;

@@ -18,8 +18,14 @@ use uuid::Uuid;
 /// An HTTP client. The workspace builds reqwest with rustls but no built-in crypto provider
 /// (roster-client picks ring so that aws-lc stays out), and reqwest panics without one.
 pub fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_tls();
     reqwest::Client::new()
+}
+
+/// Makes ring the process's rustls provider (see [`http_client`]); call before building a
+/// reqwest client any other way.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A running server; stopped when dropped.

@@ -80,7 +80,7 @@ pub(crate) fn secret_hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-fn terminal_name(name: Option<&str>, kind: TerminalKind) -> Result<String> {
+pub(crate) fn terminal_name(name: Option<&str>, kind: TerminalKind) -> Result<String> {
     let name = name.map(str::trim).filter(|n| !n.is_empty());
     match name {
         Some(n) if n.chars().count() > MAX_TERMINAL_NAME || n.chars().any(char::is_control) => Err(Error::invalid(

@@ -5,9 +5,11 @@ use super::error::{Error, Result};
 use super::ids::AccountId;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Allowed rates; each is a burst that refills evenly over the period.
 #[derive(Debug, Clone, Copy)]
@@ -38,6 +40,44 @@ pub(crate) struct Limits {
     registrations: DefaultKeyedRateLimiter<Option<IpAddr>>,
     invites: DefaultKeyedRateLimiter<AccountId>,
     reads: DefaultKeyedRateLimiter<AccountId>,
+    basic_failures: FailureWindows,
+}
+
+/// Failed HTTP Basic logins per login name in fixed one-minute windows. Only failures count:
+/// a CardDAV client authenticates every request, so counting successes would lock out a
+/// phone in the middle of a sync.
+struct FailureWindows {
+    allowed: u32,
+    window: Duration,
+    seen: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl FailureWindows {
+    fn permitted(&self, key: &str) -> Result<()> {
+        let seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match seen.get(key) {
+            Some((failures, start)) if *failures >= self.allowed && start.elapsed() < self.window => {
+                Err(Error::RateLimited {
+                    retry_after: self.window.saturating_sub(start.elapsed()),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn failed(&self, key: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = seen.entry(key.to_string()).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= self.window {
+            *entry = (0, Instant::now());
+        }
+        entry.0 = entry.0.saturating_add(1);
+    }
+
+    fn shrink(&self) {
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.retain(|_, (_, start)| start.elapsed() < self.window);
+    }
 }
 
 fn quota(per_period: u32, period: Duration) -> Quota {
@@ -62,6 +102,11 @@ impl Limits {
             registrations: DefaultKeyedRateLimiter::keyed(quota(rates.registrations_per_hour, hour)),
             invites: DefaultKeyedRateLimiter::keyed(quota(rates.invites_per_hour, hour)),
             reads: DefaultKeyedRateLimiter::keyed(quota(rates.reads_per_minute, minute)),
+            basic_failures: FailureWindows {
+                allowed: rates.logins_per_minute.max(1),
+                window: minute,
+                seen: Mutex::new(HashMap::new()),
+            },
         }
     }
 
@@ -81,12 +126,23 @@ impl Limits {
         check(&self.reads, &account)
     }
 
+    /// Refuses HTTP Basic logins for a login name that failed too often lately.
+    pub(crate) fn basic_permitted(&self, login: &str) -> Result<()> {
+        self.basic_failures.permitted(login)
+    }
+
+    /// Counts a failed HTTP Basic login.
+    pub(crate) fn basic_failed(&self, login: &str) {
+        self.basic_failures.failed(login);
+    }
+
     /// Forgets keys whose buckets are full again, so memory does not grow with every caller.
     pub(crate) fn shrink(&self) {
         self.logins.retain_recent();
         self.registrations.retain_recent();
         self.invites.retain_recent();
         self.reads.retain_recent();
+        self.basic_failures.shrink();
     }
 }
 
@@ -105,5 +161,21 @@ mod tests {
         }
         assert!(matches!(limits.login("anna"), Err(Error::RateLimited { .. })));
         assert!(limits.login("ben").is_ok(), "limits are per key");
+    }
+
+    #[test]
+    fn only_failed_basic_logins_count() {
+        let limits = Limits::new(&RateSettings {
+            logins_per_minute: 2,
+            ..RateSettings::default()
+        });
+        for _ in 0..10 {
+            assert!(limits.basic_permitted("anna").is_ok());
+        }
+        limits.basic_failed("anna");
+        assert!(limits.basic_permitted("anna").is_ok());
+        limits.basic_failed("anna");
+        assert!(matches!(limits.basic_permitted("anna"), Err(Error::RateLimited { .. })));
+        assert!(limits.basic_permitted("ben").is_ok(), "limits are per login");
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod card;
+pub mod contacts;
 pub mod directory;
 pub mod error;
 pub mod feed;
@@ -46,6 +47,8 @@ pub struct Settings {
     pub public_url: String,
     /// Request rate limits.
     pub rates: RateSettings,
+    /// Whether HTTP Basic (CardDAV) accepts the main password besides app passwords.
+    pub basic_main_password: bool,
     /// Change-log entries kept per group at least, whatever their age.
     pub log_keep_versions: i64,
     /// Change-log entries younger than this are kept, whatever their number.

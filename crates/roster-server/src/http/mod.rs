@@ -1,10 +1,11 @@
 //! The HTTP doors: they translate between the wire and the domain and never touch storage.
 //!
-//! [`router`] assembles the JSON API, health and metrics with the cross-cutting layers:
+//! [`router`] assembles the JSON API, CardDAV, health and metrics with the cross-cutting layers:
 //! body size limit, panic catching, request tracing and metrics.
 
 pub mod api;
 pub mod auth;
+pub mod carddav;
 pub mod error;
 pub mod metrics;
 pub mod stream;
@@ -36,6 +37,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics::render))
         .merge(api::router())
+        .merge(carddav::router())
         .merge(stream::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -159,6 +159,16 @@ pub trait Store: Send + Sync + 'static {
     /// The current membership and card of each subject that has a membership in the group.
     async fn member_cards(&self, group: GroupId, subjects: &[AccountId]) -> Result<Vec<MemberCard>>;
 
+    // Settings
+
+    /// Whether the account lists one address book per group besides `contacts` (default off).
+    async fn list_group_books(&self, account: AccountId) -> Result<bool>;
+    /// Sets whether the account lists one address book per group.
+    async fn set_list_group_books(&self, account: AccountId, list: bool) -> Result<()>;
+    /// Appends an upsert for a member without changing anything, so that terminals fetch the
+    /// card again (after a refused edit of a read-only copy). Nothing when not active.
+    async fn republish(&self, group: GroupId, account: AccountId, at: OffsetDateTime) -> Result<Vec<Change>>;
+
     // Streaming
 
     /// Stores a single-use stream ticket for a terminal.

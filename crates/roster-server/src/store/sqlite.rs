@@ -1129,6 +1129,42 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn list_group_books(&self, account: AccountId) -> Result<bool> {
+        let list: Option<bool> =
+            sqlx::query_scalar("SELECT list_group_books FROM directory_settings WHERE account_id = ?")
+                .bind(account.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+        Ok(list.unwrap_or(false))
+    }
+
+    async fn republish(&self, group: GroupId, account: AccountId, at: OffsetDateTime) -> Result<Vec<Change>> {
+        let mut tx = self.write().await?;
+        let active = membership_in(&mut tx, group, account)
+            .await?
+            .is_some_and(|m| m.is_active());
+        let mut changes = Vec::new();
+        if active {
+            changes.push(append(&mut tx, group, account, ChangeKind::Upsert, at).await?);
+        }
+        tx.commit().await.map_err(internal)?;
+        Ok(changes)
+    }
+
+    async fn set_list_group_books(&self, account: AccountId, list: bool) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO directory_settings (account_id, list_group_books) VALUES (?1, ?2) \
+             ON CONFLICT (account_id) DO UPDATE SET list_group_books = ?2",
+        )
+        .bind(account.0)
+        .bind(list)
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(())
+    }
+
     async fn create_ticket(&self, ticket_hash: &[u8], terminal: TerminalId, expires_at: OffsetDateTime) -> Result<()> {
         sqlx::query("INSERT INTO stream_tickets (ticket_hash, terminal_id, expires_at) VALUES (?, ?, ?)")
             .bind(ticket_hash)

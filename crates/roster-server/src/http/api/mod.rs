@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, one file per resource, and its OpenAPI document.
 
 mod accounts;
+mod carddav;
 mod cards;
 pub(crate) mod directory;
 mod groups;
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/openapi.json", get(openapi))
         .merge(accounts::router())
         .merge(cards::router())
+        .merge(carddav::router())
         .merge(groups::router())
         .merge(invites::router())
         .merge(directory::router())
@@ -36,6 +38,7 @@ pub fn router() -> Router<AppState> {
         accounts::register, accounts::login, accounts::logout, accounts::me, accounts::delete_me,
         accounts::list_terminals, accounts::revoke_terminal,
         cards::get_card, cards::put_card,
+        carddav::create_app_password, carddav::get_directory_settings, carddav::put_directory_settings,
         groups::list_groups, groups::create_group, groups::get_group, groups::update_group, groups::delete_group,
         groups::list_members, groups::update_member, groups::remove_member, groups::approve_member,
         groups::deny_member, groups::leave_group, groups::transfer_group, groups::get_share_policy,

@@ -1,0 +1,507 @@
+//! CardDAV over loopback, measured the way phones sync (a benchmark, never a timed test):
+//!
+//! - cold full sync: PROPFIND Depth 1 for the ETags, then addressbook-multiget in batches
+//!   of 100, on a book of 10,000 cards — and the same client against Radicale 3 serving the
+//!   very same 10,000 vCards, in the same run;
+//! - sync-collection with an empty token (a DAVx5-style first sync);
+//! - sync-collection after exactly one change, at 100, 10,000 and 100,000 members: it reads
+//!   the change log, so it should cost about the same whatever the group size.
+//!
+//! Run: `cargo bench -p roster-server --bench carddav` (Radicale is found on PATH or through
+//! `ROSTER_RADICALE`; `.ci/run` installs it in its virtualenv; without it that comparison is
+//! skipped, saying so). `ROSTER_BENCH_SIZES=100,10000` limits the group sizes;
+//! `ROSTER_BENCH_PROBE=1` also times single multigets of 1, 10 and 100 cards, to separate
+//! per-request from per-card cost.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use roster_proto::api::{CardInput, JoinPolicy, MembershipState, PhoneInput, TerminalKind};
+use roster_server::Application;
+use roster_server::app::settings;
+use roster_server::config::Config;
+use roster_server::domain::card::Card;
+use roster_server::domain::ids::{AccountId, GroupId};
+use roster_server::domain::model::{Account, Group};
+use roster_server::domain::share_policy::ShareFields;
+use roster_server::store::sqlite::SqliteStore;
+use roster_server::store::{Joining, Store};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+const RUNS: usize = 3;
+const INCREMENTAL_RUNS: usize = 20;
+const BATCH: usize = 100;
+
+fn card(i: usize, variant: usize) -> Card {
+    let input = CardInput {
+        formatted_name: format!("Member {i}"),
+        phones: vec![PhoneInput {
+            number: format!("+49 30 {:07}", 1_000_000 + i + variant * 7),
+            kind: None,
+        }],
+        emails: vec![roster_proto::api::Email {
+            address: format!("member{i}@example.org"),
+            kind: Default::default(),
+        }],
+        ..CardInput::default()
+    };
+    let config = Config::new("sqlite::memory:");
+    Card::parse(&input, &settings(&config, String::new()).card_rules).unwrap()
+}
+
+/// A running server with one group of `members`, seen by member 0 through an app password.
+struct Seeded {
+    base: String,
+    login: String,
+    password: String,
+    store: Arc<SqliteStore>,
+    roster: Arc<roster_server::domain::Roster>,
+    changeable: Vec<(AccountId, i64)>,
+    _dir: tempfile::TempDir,
+}
+
+async fn seed(members: usize) -> Seeded {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
+    let now = OffsetDateTime::now_utc();
+    let account = |i: usize| Account {
+        id: AccountId::random(),
+        login: format!("member{i}"),
+        display_name: format!("Member {i}"),
+        created_at: now,
+    };
+    let owner = account(0);
+    store.create_account(&owner, "not a hash").await.unwrap();
+    store
+        .set_card(owner.id, &card(0, 0), 0, ShareFields::ALL, now)
+        .await
+        .unwrap();
+    let group = Group {
+        id: GroupId::random(),
+        name: "Bench".into(),
+        description: String::new(),
+        owner_id: owner.id,
+        join_policy: JoinPolicy::InviteOnly,
+        member_limit: 200_000,
+        version: 1,
+        floor: 0,
+        member_count: 1,
+        created_at: now,
+    };
+    store.create_group(&group, ShareFields::default_policy()).await.unwrap();
+    let started = Instant::now();
+    let mut changeable = Vec::new();
+    for i in 1..members {
+        let member = account(i);
+        store.create_account(&member, "not a hash").await.unwrap();
+        store
+            .set_card(member.id, &card(i, 0), 0, ShareFields::ALL, now)
+            .await
+            .unwrap();
+        store
+            .join(&Joining {
+                group_id: group.id,
+                account_id: member.id,
+                state: MembershipState::Active,
+                share: ShareFields::of(&[
+                    roster_proto::api::CardField::Name,
+                    roster_proto::api::CardField::Phones,
+                    roster_proto::api::CardField::Emails,
+                ]),
+                invite: None,
+                at: now,
+            })
+            .await
+            .unwrap();
+        if changeable.len() < INCREMENTAL_RUNS {
+            changeable.push((member.id, 1));
+        }
+    }
+    eprintln!("seeded {members} members in {:.1?}", started.elapsed());
+
+    let mut config = Config::new(url);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.rates.reads_per_minute = u32::MAX;
+    config.max_group_size = 200_000;
+    let app = Application::build(config).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let (password, _) = app
+        .roster()
+        .create_terminal(owner.id, "bench phone".into(), TerminalKind::AppPassword)
+        .await
+        .unwrap();
+    let roster = app.roster();
+    tokio::spawn(app.run_until(std::future::pending()));
+    Seeded {
+        base,
+        login: owner.login,
+        password,
+        store,
+        roster,
+        changeable,
+        _dir: dir,
+    }
+}
+
+/// A minimal CardDAV client, the same for both servers.
+struct Client {
+    http: reqwest::Client,
+    login: String,
+    password: String,
+}
+
+impl Client {
+    async fn send(&self, method: &str, url: &str, depth: &str, body: String) -> String {
+        let response = self
+            .http
+            .request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url)
+            .basic_auth(&self.login, Some(&self.password))
+            .header("Depth", depth)
+            .header("Content-Type", "application/xml; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status.as_u16(), 207, "{method} {url}: {text}");
+        text
+    }
+
+    /// PROPFIND Depth 1 for ETags, then multiget in batches: returns the vCards.
+    async fn cold_full_sync(&self, base: &str, book: &str) -> Vec<String> {
+        let started = Instant::now();
+        let listing = self
+            .send(
+                "PROPFIND",
+                &format!("{base}{book}"),
+                "1",
+                r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/><d:getcontenttype/></d:prop></d:propfind>"#.into(),
+            )
+            .await;
+        let listed = started.elapsed();
+        let hrefs: Vec<String> = hrefs(&listing).into_iter().filter(|h| h.ends_with(".vcf")).collect();
+        let mut cards = Vec::with_capacity(hrefs.len());
+        for batch in hrefs.chunks(BATCH) {
+            let mut body = String::from(
+                r#"<c:addressbook-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><c:address-data/></d:prop>"#,
+            );
+            for href in batch {
+                body.push_str(&format!("<d:href>{href}</d:href>"));
+            }
+            body.push_str("</c:addressbook-multiget>");
+            let answer = self.send("REPORT", &format!("{base}{book}"), "1", body).await;
+            cards.extend(vcards(&answer));
+        }
+        assert_eq!(cards.len(), hrefs.len(), "every listed card came back");
+        if std::env::var_os("ROSTER_BENCH_PROBE").is_some() {
+            for n in [1usize, 10, 100] {
+                let mut body = String::from(
+                    r#"<c:addressbook-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav"><d:prop><d:getetag/><c:address-data/></d:prop>"#,
+                );
+                for href in &hrefs[..n] {
+                    body.push_str(&format!("<d:href>{href}</d:href>"));
+                }
+                body.push_str("</c:addressbook-multiget>");
+                let t = Instant::now();
+                for _ in 0..20 {
+                    self.send("REPORT", &format!("{base}{book}"), "1", body.clone()).await;
+                }
+                eprintln!("  multiget of {n}: {:.2?} each", t.elapsed() / 20);
+            }
+            let t = Instant::now();
+            for _ in 0..20 {
+                self.send("PROPFIND", &format!("{base}{book}"), "0", String::new())
+                    .await;
+            }
+            eprintln!("  PROPFIND depth 0 on the book: {:.2?} each", t.elapsed() / 20);
+        }
+        eprintln!(
+            "  ({base}: PROPFIND Depth 1 {listed:.1?}, then {} multigets {:.1?})",
+            hrefs.len().div_ceil(BATCH),
+            started.elapsed() - listed
+        );
+        cards
+    }
+
+    async fn sync_collection(&self, base: &str, book: &str, token: &str) -> (usize, String) {
+        let body = format!(
+            r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+        );
+        let answer = self.send("REPORT", &format!("{base}{book}"), "1", body).await;
+        let token = answer
+            .split_once("sync-token>")
+            .and_then(|(_, rest)| rest.split_once("</"))
+            .map(|(token, _)| token.to_string())
+            .unwrap();
+        (answer.matches("response>").count() / 2, token)
+    }
+}
+
+/// Texts of every `href` element, whatever its prefix.
+fn hrefs(xml: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = xml;
+    while let Some(i) = rest.find("href>") {
+        let opening = rest[..i].rfind('<').is_some_and(|lt| !rest[lt..].starts_with("</"));
+        rest = &rest[i + 5..];
+        if opening && let Some(end) = rest.find("</") {
+            out.push(rest[..end].to_string());
+        }
+    }
+    out
+}
+
+/// The vCards in a multistatus, unescaped enough for counting and re-serving.
+fn vcards(xml: &str) -> Vec<String> {
+    xml.split("BEGIN:VCARD")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("END:VCARD"))
+        .map(|(body, _)| {
+            format!(
+                "BEGIN:VCARD{}END:VCARD\r\n",
+                body.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+            )
+        })
+        .collect()
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn find_radicale() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("ROSTER_RADICALE") {
+        return Some(PathBuf::from(path));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join("radicale"))
+        .find(|candidate| candidate.is_file())
+}
+
+struct Radicale {
+    child: Child,
+    base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Radicale {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts Radicale with a book holding exactly these vCards (written as its storage files).
+async fn start_radicale(binary: &PathBuf, cards: &[String]) -> Radicale {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("collection-root/bench/contacts");
+    std::fs::create_dir_all(&book).unwrap();
+    std::fs::write(book.join(".Radicale.props"), r#"{"tag": "VADDRESSBOOK"}"#).unwrap();
+    for (i, card) in cards.iter().enumerate() {
+        std::fs::write(book.join(format!("card{i}.vcf")), card).unwrap();
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(binary)
+        .args(["--server-hosts", &format!("127.0.0.1:{port}")])
+        .args(["--storage-filesystem-folder", &dir.path().display().to_string()])
+        .args(["--auth-type", "none", "--logging-level", "warning"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Radicale { child, base, _dir: dir }
+}
+
+async fn run() {
+    let sizes: Vec<usize> = std::env::var("ROSTER_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![100, 10_000, 100_000]);
+    // reqwest is built with rustls but no built-in provider in this workspace (see roster-client).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(4).build().unwrap();
+    let mut incremental = Vec::new();
+    for &members in &sizes {
+        let seeded = seed(members).await;
+        let client = Client {
+            http: http.clone(),
+            login: seeded.login.clone(),
+            password: seeded.password.clone(),
+        };
+        let book = format!("/dav/addressbooks/{}/contacts/", seeded.login);
+
+        if std::env::var_os("ROSTER_BENCH_PROBE").is_some() {
+            use roster_server::domain::contacts::Book;
+            let caller = seeded.roster.authenticate(&seeded.password).await.unwrap();
+            let t = Instant::now();
+            let (all, _) = seeded.roster.book_cards(&caller, Book::Contacts).await.unwrap();
+            eprintln!("  in process: book_cards of {}: {:.2?}", all.len(), t.elapsed());
+            let group = seeded.store.groups_of(caller.account.id).await.unwrap()[0].0.id;
+            let t = Instant::now();
+            let mut after = None;
+            let mut rows = 0;
+            loop {
+                let page = seeded
+                    .store
+                    .directory_page(
+                        group,
+                        caller.account.id,
+                        after,
+                        1000,
+                        &roster_server::domain::model::DirectorySearch::All,
+                    )
+                    .await
+                    .unwrap();
+                rows += page.len();
+                after = page.last().map(|m| m.account_id);
+                if page.len() < 1000 {
+                    break;
+                }
+            }
+            eprintln!("  in process: store directory pages, {rows} rows: {:.2?}", t.elapsed());
+            let t = Instant::now();
+            let _ = all
+                .iter()
+                .map(|c| serde_json::to_vec(&c.card).unwrap().len())
+                .sum::<usize>();
+            eprintln!(
+                "  in process: serialising {} views as JSON: {:.2?}",
+                all.len(),
+                t.elapsed()
+            );
+            let subjects: Vec<AccountId> = all.iter().take(100).map(|c| c.subject).collect();
+            let t = Instant::now();
+            for _ in 0..20 {
+                seeded
+                    .roster
+                    .book_cards_of(&caller, Book::Contacts, &subjects)
+                    .await
+                    .unwrap();
+            }
+            eprintln!("  in process: book_cards_of 100: {:.2?} each", t.elapsed() / 20);
+        }
+        if members == 10_000 {
+            let mut cold = Vec::new();
+            let mut cards = Vec::new();
+            for _ in 0..RUNS {
+                let started = Instant::now();
+                cards = client.cold_full_sync(&seeded.base, &book).await;
+                cold.push(started.elapsed());
+            }
+            let roster_cold = median(cold);
+            println!(
+                "roster   cold full sync, {} cards (PROPFIND + multiget x{BATCH}): {:.3?} (median of {RUNS})",
+                cards.len(),
+                roster_cold
+            );
+            let mut first = Vec::new();
+            for _ in 0..RUNS {
+                let started = Instant::now();
+                let (count, _) = client.sync_collection(&seeded.base, &book, "").await;
+                first.push(started.elapsed());
+                assert_eq!(count, members - 1);
+            }
+            println!(
+                "roster   sync-collection, empty token, {} cards: {:.3?} (median of {RUNS})",
+                members - 1,
+                median(first)
+            );
+            match find_radicale() {
+                Some(binary) => {
+                    let radicale = start_radicale(&binary, &cards).await;
+                    let other = Client {
+                        http: http.clone(),
+                        login: "bench".into(),
+                        password: "x".into(),
+                    };
+                    // Radicale builds its item cache on first read: warm it, as Roster's
+                    // page cache is warm, so that both are measured in their steady state.
+                    let warm = Instant::now();
+                    other.cold_full_sync(&radicale.base, "/bench/contacts/").await;
+                    println!("radicale first (cache-building) full sync: {:.3?}", warm.elapsed());
+                    let mut samples = Vec::new();
+                    for _ in 0..RUNS {
+                        let started = Instant::now();
+                        let got = other.cold_full_sync(&radicale.base, "/bench/contacts/").await;
+                        samples.push(started.elapsed());
+                        assert_eq!(got.len(), cards.len());
+                    }
+                    let radicale_cold = median(samples);
+                    println!(
+                        "radicale cold full sync, {} cards (PROPFIND + multiget x{BATCH}): {:.3?} (median of {RUNS})",
+                        cards.len(),
+                        radicale_cold
+                    );
+                    println!(
+                        "=> roster is {:.1}x faster than radicale on the cold full sync",
+                        radicale_cold.as_secs_f64() / roster_cold.as_secs_f64()
+                    );
+                }
+                None => println!("SKIPPED radicale comparison: radicale not found (PATH or ROSTER_RADICALE)"),
+            }
+        }
+
+        // One change, then an incremental sync-collection; repeated with a fresh change.
+        let (_, mut token) = client.sync_collection(&seeded.base, &book, "").await;
+        let mut samples = Vec::new();
+        for (i, (member, revision)) in seeded.changeable.iter().enumerate() {
+            seeded
+                .store
+                .set_card(
+                    *member,
+                    &card(i + 1, 1),
+                    *revision,
+                    ShareFields::ALL,
+                    OffsetDateTime::now_utc(),
+                )
+                .await
+                .unwrap();
+            let started = Instant::now();
+            let (count, next) = client.sync_collection(&seeded.base, &book, &token).await;
+            samples.push(started.elapsed());
+            assert_eq!(count, 1, "exactly the changed card");
+            token = next;
+        }
+        let took = median(samples);
+        println!(
+            "roster   incremental sync-collection after 1 change, {members} members: {took:.3?} (median of {})",
+            seeded.changeable.len()
+        );
+        incremental.push((members, took));
+    }
+    if let (Some((small, a)), Some((large, b))) = (incremental.first(), incremental.last()) {
+        println!(
+            "=> incremental sync at {large} members costs {:.2}x what it costs at {small}",
+            b.as_secs_f64() / a.as_secs_f64()
+        );
+    }
+}
+
+fn main() {
+    // `cargo test --benches` runs bench targets with --bench absent: do nothing then.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run());
+}
