@@ -6,6 +6,7 @@
 
 mod errors;
 mod interop;
+mod serve;
 mod story;
 mod support;
 mod watch;
