@@ -186,7 +186,10 @@ impl ListingKey {
 /// book and then fetches all of it in many multigets; while none of its groups changes, those
 /// (and later listings) are answered from here instead of reading and merging every card again.
 #[derive(Default)]
-pub(crate) struct Listings(Mutex<VecDeque<(ListingKey, Arc<[BookCard]>, usize)>>);
+pub(crate) struct Listings(Mutex<VecDeque<Listing>>);
+
+/// A kept listing with its rough size in bytes.
+type Listing = (ListingKey, Arc<[BookCard]>, usize);
 
 impl Listings {
     /// The cards of the book in exactly this state, ordered by subject, if they are kept.
