@@ -405,12 +405,15 @@ async fn run() {
                 cards = client.cold_full_sync(&seeded.base, &book).await;
                 cold.push(started.elapsed());
             }
+            // The first run also fills the server's listing cache; later ones find it warm.
+            let roster_first = cold[0];
             let roster_cold = median(cold);
             println!(
                 "roster   cold full sync, {} cards (PROPFIND + multiget x{BATCH}): {:.3?} (median of {RUNS})",
                 cards.len(),
                 roster_cold
             );
+            println!("roster   cold full sync, first run (server listing cache empty): {roster_first:.3?}");
             let mut first = Vec::new();
             for _ in 0..RUNS {
                 let started = Instant::now();
@@ -450,8 +453,9 @@ async fn run() {
                         radicale_cold
                     );
                     println!(
-                        "=> roster is {:.1}x faster than radicale on the cold full sync",
-                        radicale_cold.as_secs_f64() / roster_cold.as_secs_f64()
+                        "=> roster is {:.1}x faster than radicale on the cold full sync ({:.1}x on its first run)",
+                        radicale_cold.as_secs_f64() / roster_cold.as_secs_f64(),
+                        radicale_cold.as_secs_f64() / roster_first.as_secs_f64()
                     );
                 }
                 None => println!("SKIPPED radicale comparison: radicale not found (PATH or ROSTER_RADICALE)"),

@@ -571,6 +571,63 @@ async fn multiget_and_query_reports() {
     );
 }
 
+/// A listing is kept for the multigets that follow it: every change to what the book shows
+/// (a card, a share policy, a group's name in CATEGORIES) must still reach them at once.
+#[tokio::test]
+async fn a_listed_book_follows_every_change() {
+    let s = setup().await;
+    let dav = Dav::for_user(&s.anna).await;
+    let book = dav.book("contacts");
+    let listing = r#"<d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#;
+    let multiget = |subject: Uuid| {
+        format!(
+            r#"<C:addressbook-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><C:address-data/></D:prop><D:href>{}</D:href></C:addressbook-multiget>"#,
+            dav.card("contacts", subject)
+        )
+    };
+    let etag_in = |answer: &Answer, subject: Uuid| {
+        let response = answer.response_for(&dav.card("contacts", subject)).unwrap();
+        between(response, "<D:getetag>", "</D:getetag>").to_string()
+    };
+    let listed = dav.propfind(&book, "1", listing).await;
+    let cara_etag = etag_in(&listed, s.cara.id);
+    let ben_etag = etag_in(&listed, s.ben.id);
+
+    s.cara.set_card("Cara Vogel", "0151 44444444").await;
+    let fetched = dav.report(&book, &multiget(s.cara.id)).await;
+    assert!(fetched.body.contains("+4915144444444"), "{}", fetched.body);
+    assert_ne!(etag_in(&fetched, s.cara.id), cara_etag);
+    assert_ne!(etag_in(&dav.propfind(&book, "1", listing).await, s.cara.id), cara_etag);
+
+    let (status, body) = s
+        .ben
+        .put(
+            &format!("/api/v1/groups/{}/share-policy", s.club),
+            json!({"fields": ["name", "phones"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let ben = dav.get_card("contacts", s.ben.id).await;
+    assert!(!ben.body.contains("ben@example.org"), "{}", ben.body);
+    assert_ne!(ben.header("etag"), ben_etag);
+
+    let listed = dav.propfind(&book, "1", listing).await;
+    let ben_etag = etag_in(&listed, s.ben.id);
+    let (status, body) = s
+        .anna
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/groups/{}", s.club),
+            Some(json!({"name": "Tennis"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let fetched = dav.report(&book, &multiget(s.ben.id)).await;
+    assert!(fetched.body.contains("CATEGORIES:Choir,Tennis"), "{}", fetched.body);
+    assert_ne!(etag_in(&fetched, s.ben.id), ben_etag);
+    assert_ne!(etag_in(&dav.propfind(&book, "1", listing).await, s.ben.id), ben_etag);
+}
+
 #[tokio::test]
 async fn sync_collection_reports_updates_and_removals() {
     let s = setup().await;

@@ -18,7 +18,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use roster_proto::api::{CardView, DirectorySettings, TerminalKind};
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
 /// Every sync token starts with this, so that clients that insist on URIs keep it.
@@ -150,6 +151,81 @@ fn merge(into: &mut CardView, other: CardView) {
 struct Scope {
     book: Book,
     groups: Vec<(Group, Membership)>,
+}
+
+/// Most books [`Listings`] keeps.
+const LISTINGS_KEPT: usize = 8;
+/// Most bytes (roughly) of cards [`Listings`] keeps.
+const LISTINGS_BYTES: usize = 64 << 20;
+
+/// What a book's content is a function of: the viewer, the book, and each of its groups'
+/// version (every change to what a member shows there appends to the log, bumping it) and
+/// name (the categories, which renaming changes without a log entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ListingKey {
+    viewer: AccountId,
+    book: Book,
+    groups: Vec<(GroupId, i64, String)>,
+}
+
+impl ListingKey {
+    fn of(viewer: AccountId, scope: &Scope) -> ListingKey {
+        ListingKey {
+            viewer,
+            book: scope.book,
+            groups: scope
+                .groups
+                .iter()
+                .map(|(g, _)| (g.id, g.version, g.name.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// The books most recently listed whole, by the state they were read in. A first sync lists a
+/// book and then fetches all of it in many multigets; while none of its groups changes, those
+/// (and later listings) are answered from here instead of reading and merging every card again.
+#[derive(Default)]
+pub(crate) struct Listings(Mutex<VecDeque<Listing>>);
+
+/// A kept listing with its rough size in bytes.
+type Listing = (ListingKey, Arc<[BookCard]>, usize);
+
+impl Listings {
+    /// The cards of the book in exactly this state, ordered by subject, if they are kept.
+    fn get(&self, key: &ListingKey) -> Option<Arc<[BookCard]>> {
+        let kept = self.0.lock().ok()?;
+        kept.iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, cards, _)| Arc::clone(cards))
+    }
+
+    /// Keeps a listing, forgetting the oldest ones beyond the count and size limits.
+    fn put(&self, key: ListingKey, cards: Arc<[BookCard]>) {
+        let bytes = cards.iter().map(weight).sum();
+        if bytes > LISTINGS_BYTES {
+            return;
+        }
+        let Ok(mut kept) = self.0.lock() else {
+            return;
+        };
+        // The viewer's older listing of the same book can never be asked for again.
+        kept.retain(|(k, _, _)| k.viewer != key.viewer || k.book != key.book);
+        kept.push_back((key, cards, bytes));
+        let mut total: usize = kept.iter().map(|(_, _, b)| b).sum();
+        while kept.len() > LISTINGS_KEPT || total > LISTINGS_BYTES {
+            let Some((_, _, b)) = kept.pop_front() else { break };
+            total -= b;
+        }
+    }
+}
+
+/// Roughly the memory a kept card takes: the photo and note dominate when present.
+fn weight(card: &BookCard) -> usize {
+    let view = &card.card;
+    512 + view.photo.as_ref().map_or(0, |p| p.data.len())
+        + view.note.as_ref().map_or(0, String::len)
+        + card.categories.iter().map(String::len).sum::<usize>()
 }
 
 /// Accumulates the merged view of people across the groups of a scope.
@@ -344,7 +420,7 @@ impl Roster {
     }
 
     /// Every card of a book, ordered by subject, with the book's token at the time of reading.
-    pub async fn book_cards(&self, caller: &Caller, book: Book) -> Result<(Vec<BookCard>, String)> {
+    pub async fn book_cards(&self, caller: &Caller, book: Book) -> Result<(Arc<[BookCard]>, String)> {
         self.limits.read(caller.account.id)?;
         if book == Book::Me {
             let stored = self.store.card(caller.account.id).await?;
@@ -354,6 +430,18 @@ impl Roster {
         }
         let scope = self.scope(caller, book).await?;
         let token = Self::scope_token(&scope).encode();
+        let key = ListingKey::of(caller.account.id, &scope);
+        if let Some(cards) = self.listings.get(&key) {
+            return Ok((cards, token));
+        }
+        let cards: Arc<[BookCard]> = self.read_book(caller, &scope).await?.into();
+        self.listings.put(key, Arc::clone(&cards));
+        Ok((cards, token))
+    }
+
+    /// Reads and merges every card of a book's groups.
+    async fn read_book(&self, caller: &Caller, scope: &Scope) -> Result<Vec<BookCard>> {
+        let book = scope.book;
         let mut merged = Merged::default();
         for (group, viewer) in &scope.groups {
             let mut after = None;
@@ -377,7 +465,7 @@ impl Roster {
                 }
             }
         }
-        Ok((merged.into_sorted(), token))
+        Ok(merged.into_sorted())
     }
 
     /// The cards of the given people in a book; `None` for those the book does not hold.
@@ -398,6 +486,15 @@ impl Roster {
                 .collect());
         }
         let scope = self.scope(caller, book).await?;
+        if let Some(listed) = self.listings.get(&ListingKey::of(caller.account.id, &scope)) {
+            return Ok(subjects
+                .iter()
+                .map(|s| {
+                    let card = listed.binary_search_by_key(s, |c| c.subject).ok();
+                    (*s, card.map(|i| listed[i].clone()))
+                })
+                .collect());
+        }
         self.cards_in_scope(&scope, subjects).await
     }
 

@@ -62,6 +62,7 @@ pub struct Roster {
     settings: Settings,
     limits: Limits,
     hub: feed::Hub,
+    listings: contacts::Listings,
 }
 
 impl std::fmt::Debug for Roster {
@@ -82,6 +83,7 @@ impl Roster {
             settings,
             limits,
             hub: feed::Hub::default(),
+            listings: contacts::Listings::default(),
         }
     }
 

@@ -429,7 +429,7 @@ impl Request<'_> {
                 if depth == 1 {
                     let (cards, _) = roster.book_cards(self.caller, *book).await?;
                     let version = vcard_version(asked.version);
-                    for card in &cards {
+                    for card in cards.iter() {
                         responses.push(props::respond(
                             &self.target(Target::Card(*book, card, version)),
                             &asked,

@@ -70,7 +70,11 @@ impl Request<'_> {
 
     async fn query(&self, book: Book, props: &xml::Props, filter: &Filter, limit: Option<usize>) -> DavResult {
         let (cards, _) = self.state.roster.book_cards(self.caller, book).await?;
-        let mut matching: Vec<BookCard> = cards.into_iter().filter(|c| filter_matches(filter, &c.card)).collect();
+        let mut matching: Vec<BookCard> = cards
+            .iter()
+            .filter(|c| filter_matches(filter, &c.card))
+            .cloned()
+            .collect();
         let truncated = limit.is_some_and(|limit| matching.len() > limit);
         if let Some(limit) = limit {
             matching.truncate(limit);
