@@ -105,6 +105,14 @@ async fn a_lost_bus_message_only_delays_until_the_periodic_check() {
     });
     let (roster, anna, ben, _dir) = setup(bus.clone()).await;
     let (mut feed, _) = roster.open_feed(anna, &BTreeMap::new()).await.unwrap();
+    // The hub may still be delivering what setup committed: let that settle first, so that
+    // only the lost announcement is missing below.
+    while tokio::time::timeout(Duration::from_millis(300), feed.changed())
+        .await
+        .is_ok()
+    {
+        feed.poll().await.unwrap();
+    }
     bus.lose.store(true, Ordering::SeqCst);
     roster.set_card(&ben, &card(1234567), None).await.unwrap();
     // Nothing arrives: the announcement was lost.
