@@ -5,7 +5,14 @@ use super::error::ApiError;
 use crate::domain::Error;
 use crate::domain::account::Caller;
 use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts};
+use axum::http::{HeaderMap, header, request::Parts};
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
 
 /// The authenticated caller of an API request.
 #[derive(Debug, Clone)]
@@ -15,15 +22,7 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                let (scheme, token) = v.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .ok_or(Error::Unauthorized)?;
+        let token = bearer_token(&parts.headers).ok_or(Error::Unauthorized)?;
         let caller = state.roster.authenticate(token).await?;
         Ok(Auth(caller))
     }

@@ -6,7 +6,7 @@
 
 use super::AppState;
 use super::api::directory::delta_to_wire;
-use super::auth::Auth;
+use super::auth::{Auth, bearer_token};
 use super::error::{ApiError, ApiResult, Json, Query};
 use crate::domain::Error;
 use crate::domain::directory::Delta;
@@ -15,7 +15,7 @@ use crate::domain::ids::GroupId;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use futures_util::{SinkExt, StreamExt};
@@ -78,13 +78,7 @@ pub(super) async fn stream(
     let caller = match &query.ticket {
         Some(ticket) => state.roster.authenticate_ticket(ticket).await?,
         None => {
-            let token = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, token)| token.trim())
-                .ok_or(Error::Unauthorized)?;
+            let token = bearer_token(&headers).ok_or(Error::Unauthorized)?;
             state.roster.authenticate(token).await?
         }
     };
