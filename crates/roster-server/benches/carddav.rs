@@ -15,16 +15,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use roster_proto::api::{CardInput, JoinPolicy, MembershipState, PhoneInput, TerminalKind};
+mod common;
+
+use roster_proto::api::{CardInput, PhoneInput, TerminalKind};
 use roster_server::Application;
-use roster_server::app::settings;
 use roster_server::config::Config;
 use roster_server::domain::card::Card;
-use roster_server::domain::ids::{AccountId, GroupId};
-use roster_server::domain::model::{Account, Group};
+use roster_server::domain::ids::AccountId;
 use roster_server::domain::share_policy::ShareFields;
+use roster_server::store::Store;
 use roster_server::store::sqlite::SqliteStore;
-use roster_server::store::{Joining, Store};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -36,7 +36,7 @@ const INCREMENTAL_RUNS: usize = 20;
 const BATCH: usize = 100;
 
 fn card(i: usize, variant: usize) -> Card {
-    let input = CardInput {
+    common::parse_card(&CardInput {
         formatted_name: format!("Member {i}"),
         phones: vec![PhoneInput {
             number: format!("+49 30 {:07}", 1_000_000 + i + variant * 7),
@@ -47,9 +47,7 @@ fn card(i: usize, variant: usize) -> Card {
             kind: Default::default(),
         }],
         ..CardInput::default()
-    };
-    let config = Config::new("sqlite::memory:");
-    Card::parse(&input, &settings(&config, String::new()).card_rules).unwrap()
+    })
 }
 
 /// A running server with one group of `members`, seen by member 0 through an app password.
@@ -67,61 +65,18 @@ async fn seed(members: usize) -> Seeded {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
-    let now = OffsetDateTime::now_utc();
-    let account = |i: usize| Account {
-        id: AccountId::random(),
-        login: format!("member{i}"),
-        display_name: format!("Member {i}"),
-        created_at: now,
-    };
-    let owner = account(0);
-    store.create_account(&owner, "not a hash").await.unwrap();
-    store
-        .set_card(owner.id, &card(0, 0), 0, ShareFields::ALL, now)
-        .await
-        .unwrap();
-    let group = Group {
-        id: GroupId::random(),
-        name: "Bench".into(),
-        description: String::new(),
-        owner_id: owner.id,
-        join_policy: JoinPolicy::InviteOnly,
-        member_limit: 200_000,
-        version: 1,
-        floor: 0,
-        member_count: 1,
-        created_at: now,
-    };
-    store.create_group(&group, ShareFields::default_policy()).await.unwrap();
-    let started = Instant::now();
-    let mut changeable = Vec::new();
-    for i in 1..members {
-        let member = account(i);
-        store.create_account(&member, "not a hash").await.unwrap();
-        store
-            .set_card(member.id, &card(i, 0), 0, ShareFields::ALL, now)
-            .await
-            .unwrap();
-        store
-            .join(&Joining {
-                group_id: group.id,
-                account_id: member.id,
-                state: MembershipState::Active,
-                share: ShareFields::of(&[
-                    roster_proto::api::CardField::Name,
-                    roster_proto::api::CardField::Phones,
-                    roster_proto::api::CardField::Emails,
-                ]),
-                invite: None,
-                at: now,
-            })
-            .await
-            .unwrap();
-        if changeable.len() < INCREMENTAL_RUNS {
-            changeable.push((member.id, 1));
-        }
-    }
-    eprintln!("seeded {members} members in {:.1?}", started.elapsed());
+    let share = ShareFields::of(&[
+        roster_proto::api::CardField::Name,
+        roster_proto::api::CardField::Phones,
+        roster_proto::api::CardField::Emails,
+    ]);
+    let seeded = common::seed_group(&store, members, |i| card(i, 0), share).await;
+    let owner = seeded.members[0];
+    let changeable: Vec<(AccountId, i64)> = seeded.members[1..]
+        .iter()
+        .take(INCREMENTAL_RUNS)
+        .map(|m| (*m, 1))
+        .collect();
 
     let mut config = Config::new(url);
     config.listen = "127.0.0.1:0".parse().unwrap();
@@ -131,14 +86,15 @@ async fn seed(members: usize) -> Seeded {
     let base = format!("http://{}", app.local_addr());
     let (password, _) = app
         .roster()
-        .create_terminal(owner.id, "bench phone".into(), TerminalKind::AppPassword)
+        .create_terminal(owner, "bench phone".into(), TerminalKind::AppPassword)
         .await
         .unwrap();
     let roster = app.roster();
     tokio::spawn(app.run_until(std::future::pending()));
     Seeded {
         base,
-        login: owner.login,
+        // seed_group names member i `member{i}`; the owner is member 0.
+        login: "member0".into(),
         password,
         store,
         roster,

@@ -6,22 +6,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use roster_proto::api::{CardInput, PhoneInput, TerminalKind};
-use roster_proto::api::{JoinPolicy, MembershipState};
 use roster_server::app::settings;
 use roster_server::bus::local::LocalBus;
 use roster_server::config::Config;
 use roster_server::domain::Roster;
 use roster_server::domain::account::Caller;
 use roster_server::domain::card::Card;
-use roster_server::domain::ids::{AccountId, GroupId};
-use roster_server::domain::model::{Account, Group};
+use roster_server::domain::ids::GroupId;
 use roster_server::domain::share_policy::ShareFields;
+use roster_server::store::Store;
 use roster_server::store::sqlite::SqliteStore;
-use roster_server::store::{Joining, Store};
 use std::sync::Arc;
-use std::time::Instant;
 use time::OffsetDateTime;
 use tokio::runtime::Runtime;
 
@@ -34,91 +33,41 @@ struct Seeded {
 }
 
 fn card(i: usize) -> Card {
-    let input = CardInput {
+    common::parse_card(&CardInput {
         formatted_name: format!("Member {i}"),
         phones: vec![PhoneInput {
             number: format!("+49 30 {:07}", 1_000_000 + i),
             kind: None,
         }],
         ..CardInput::default()
-    };
-    let config = Config::new("sqlite::memory:");
-    Card::parse(&input, &settings(&config, String::new()).card_rules).unwrap()
+    })
 }
 
-/// Seeds a group through the store's own use cases (no password hashing: that is not what
-/// is measured), then changes one member's card so that there is exactly one new change.
+/// Seeds a group, then changes one member's card so that there is exactly one new change.
 async fn seed(members: usize) -> Seeded {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(format!("sqlite://{}", dir.path().join("bench.db").display()));
     config.rates.reads_per_minute = u32::MAX;
     let store = Arc::new(SqliteStore::connect(&config.database_url).await.unwrap());
-    let now = OffsetDateTime::now_utc();
-    let account = |i: usize| Account {
-        id: AccountId::random(),
-        login: format!("member{i}"),
-        display_name: format!("Member {i}"),
-        created_at: now,
-    };
-    let owner = account(0);
-    store.create_account(&owner, "not a hash").await.unwrap();
-    store
-        .set_card(owner.id, &card(0), 0, ShareFields::ALL, now)
-        .await
-        .unwrap();
-    let group = Group {
-        id: GroupId::random(),
-        name: "Bench".into(),
-        description: String::new(),
-        owner_id: owner.id,
-        join_policy: JoinPolicy::InviteOnly,
-        member_limit: 200_000,
-        version: 1,
-        floor: 0,
-        member_count: 1,
-        created_at: now,
-    };
-    store.create_group(&group, ShareFields::default_policy()).await.unwrap();
-    let started = Instant::now();
-    let mut last = owner.id;
-    for i in 1..members {
-        let member = account(i);
-        store.create_account(&member, "not a hash").await.unwrap();
-        store
-            .set_card(member.id, &card(i), 0, ShareFields::ALL, now)
-            .await
-            .unwrap();
-        store
-            .join(&Joining {
-                group_id: group.id,
-                account_id: member.id,
-                state: MembershipState::Active,
-                share: ShareFields::default_policy(),
-                invite: None,
-                at: now,
-            })
-            .await
-            .unwrap();
-        last = member.id;
-    }
-    eprintln!("seeded {members} members in {:.1?}", started.elapsed());
+    let seeded = common::seed_group(&store, members, card, ShareFields::default_policy()).await;
     let bus = Arc::new(LocalBus::default());
     let roster = Roster::new(store.clone(), bus, settings(&config, String::new()));
     let (token, _) = roster
-        .create_terminal(owner.id, "bench".into(), TerminalKind::Session)
+        .create_terminal(seeded.members[0], "bench".into(), TerminalKind::Session)
         .await
         .unwrap();
     let viewer = roster.authenticate(&token).await.unwrap();
     // One change: the last member's number.
+    let last = *seeded.members.last().unwrap();
     store
-        .set_card(last, &card(members + 1), 1, ShareFields::ALL, now)
+        .set_card(last, &card(members + 1), 1, ShareFields::ALL, OffsetDateTime::now_utc())
         .await
         .unwrap();
-    let version = store.group(group.id).await.unwrap().unwrap().version;
+    let version = store.group(seeded.group).await.unwrap().unwrap().version;
     Seeded {
         roster,
         viewer,
-        group: group.id,
+        group: seeded.group,
         version,
         _dir: dir,
     }
