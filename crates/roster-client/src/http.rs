@@ -4,8 +4,9 @@
 use crate::error::{Error, Result};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use roster_proto::api::{
-    AccountView, CardInput, ChangesPage, CreateGroupRequest, CreateInviteRequest, DirectoryPage, GroupView, InviteView,
-    JoinResponse, LoginRequest, LoginResponse, MemberView, MyCard, Problem, RegisterRequest, SharePolicy, TerminalView,
+    AccountView, AppPasswordRequest, AppPasswordResponse, CardInput, ChangesPage, CreateGroupRequest,
+    CreateInviteRequest, DirectoryPage, DirectorySettings, GroupView, InviteView, JoinResponse, LoginRequest,
+    LoginResponse, MemberView, MyCard, Problem, RegisterRequest, SharePolicy, TerminalBooks, TerminalView,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -131,6 +132,27 @@ impl Client {
     /// DELETE /api/v1/terminals/{id}
     pub async fn revoke_terminal(&self, id: Uuid) -> Result<()> {
         self.empty(Method::DELETE, &format!("/terminals/{id}")).await
+    }
+
+    /// POST /api/v1/app-passwords: a password for a CardDAV client (a new terminal).
+    pub async fn create_app_password(&self, request: &AppPasswordRequest) -> Result<AppPasswordResponse> {
+        self.with_body(Method::POST, "/app-passwords", request).await
+    }
+
+    /// PUT /api/v1/terminals/{id}/books: whether one app password's device lists group books.
+    pub async fn set_terminal_books(&self, id: Uuid, books: &TerminalBooks) -> Result<TerminalView> {
+        self.with_body(Method::PUT, &format!("/terminals/{id}/books"), books)
+            .await
+    }
+
+    /// GET /api/v1/me/directory-settings
+    pub async fn directory_settings(&self) -> Result<DirectorySettings> {
+        self.get("/me/directory-settings").await
+    }
+
+    /// PUT /api/v1/me/directory-settings
+    pub async fn set_directory_settings(&self, settings: &DirectorySettings) -> Result<DirectorySettings> {
+        self.with_body(Method::PUT, "/me/directory-settings", settings).await
     }
 
     /// GET /api/v1/me/card; `None` while the account has no card.

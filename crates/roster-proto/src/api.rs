@@ -101,6 +101,19 @@ pub struct AppPasswordRequest {
     /// Name of the device or client, shown in the terminal list.
     #[serde(default)]
     pub name: Option<String>,
+    /// Whether this device's address-book home lists one book per group besides `contacts`;
+    /// absent: the account's directory setting (Apple clients: the merged book only).
+    #[serde(default)]
+    pub group_books: Option<bool>,
+}
+
+/// How one app password's device is offered the address books.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub struct TerminalBooks {
+    /// List one book per group besides `contacts` on this device; `null`: follow the account's
+    /// directory setting (Apple clients: the merged book only).
+    #[serde(default)]
+    pub group_books: Option<bool>,
 }
 
 /// A new app password, shown once; use it with the login name over HTTP Basic.
@@ -139,6 +152,12 @@ pub struct TerminalView {
     /// Whether the terminal has a live stream open now.
     #[serde(default)]
     pub connected: bool,
+    /// App passwords: whether the device lists the per-group books (`null`: account setting).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_books: Option<bool>,
+    /// App passwords: the client (User-Agent) that first used it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
 }
 
 /// `DELETE /api/v1/me`: deleting an account asks for its password again.

@@ -275,6 +275,92 @@ async fn discovery_leads_from_the_well_known_url_to_the_books() {
     assert!(apple.response_for(&dav.book(&s.choir.to_string())).is_none());
 }
 
+/// How many books a device's home set lists (the home itself not counted).
+async fn listed_books(dav: &Dav, user_agent: Option<&str>) -> usize {
+    let mut headers = vec![("Depth", "1")];
+    if let Some(agent) = user_agent {
+        headers.push(("User-Agent", agent));
+    }
+    let home = dav.request("PROPFIND", &dav.home(), &headers, "").await;
+    assert_eq!(home.status, StatusCode::MULTI_STATUS, "{}", home.body);
+    home.responses().len() - 1
+}
+
+#[tokio::test]
+async fn each_device_is_offered_its_own_books() {
+    let s = setup().await;
+    const IOS: &str = "iOS/18.2 (22C152) dataaccessd/1.0";
+    // Two groups: with them listed a home has contacts, me, choir and club.
+    let (status, body) = s
+        .anna
+        .post("/api/v1/app-passwords", json!({"name": "laptop", "group_books": true}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["terminal"]["group_books"], json!(true));
+    let laptop = Dav::with_password(&s.anna, body["password"].as_str().unwrap());
+    let (status, body) = s.anna.post("/api/v1/app-passwords", json!({"name": "tablet"})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let tablet_id = body["terminal"]["id"].as_str().unwrap().to_string();
+    let tablet = Dav::with_password(&s.anna, body["password"].as_str().unwrap());
+    let (_, body) = s.anna.post("/api/v1/app-passwords", json!({"name": "iPhone"})).await;
+    let iphone_id = body["terminal"]["id"].as_str().unwrap().to_string();
+    let iphone = Dav::with_password(&s.anna, body["password"].as_str().unwrap());
+
+    // The account's default is off: only the device that asked lists the group books.
+    assert_eq!(listed_books(&laptop, None).await, 4);
+    assert_eq!(listed_books(&tablet, None).await, 2);
+
+    // The account's default on: every device follows it but the Apple one, which keeps the
+    // merged book even on requests that do not name the client.
+    let (status, _) = s
+        .anna
+        .put("/api/v1/me/directory-settings", json!({"list_group_books": true}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed_books(&tablet, None).await, 4);
+    assert_eq!(listed_books(&iphone, Some(IOS)).await, 2);
+    assert_eq!(listed_books(&iphone, None).await, 2);
+    let (_, terminals) = s.anna.get("/api/v1/terminals").await;
+    let seen = terminals
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == json!(iphone_id))
+        .unwrap();
+    assert_eq!(seen["client"], json!(IOS), "{terminals}");
+
+    // Each device's choice can be changed, and given back to the account.
+    let books = |id: &str| format!("/api/v1/terminals/{id}/books");
+    let (status, body) = s.anna.put(&books(&tablet_id), json!({"group_books": false})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["group_books"], json!(false));
+    assert_eq!(listed_books(&tablet, None).await, 2);
+    let (status, _) = s.anna.put(&books(&tablet_id), json!({"group_books": null})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed_books(&tablet, None).await, 4);
+    let (status, _) = s.anna.put(&books(&iphone_id), json!({"group_books": true})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed_books(&iphone, Some(IOS)).await, 4);
+
+    // Only the account's own app passwords have books to choose.
+    let session = terminals
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["current"] == json!(true))
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, body) = s.anna.put(&books(&session), json!({"group_books": true})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = s.ben.put(&books(&tablet_id), json!({"group_books": true})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = s.anna.put(&books(&Uuid::new_v4().to_string()), json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(listed_books(&tablet, None).await, 4);
+}
+
 #[tokio::test]
 async fn only_app_passwords_open_carddav_and_failures_are_limited() {
     let server = TestServer::start_with(|c| c.rates.logins_per_minute = 3).await;

@@ -186,6 +186,8 @@ impl Roster {
             kind,
             created_at: at,
             last_seen_at: Some(at),
+            group_books: None,
+            client: None,
         };
         self.store
             .create_terminal(&NewTerminal {

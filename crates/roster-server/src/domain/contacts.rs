@@ -294,11 +294,72 @@ impl Roster {
     }
 
     /// Creates an app password: a terminal whose credential a device's address book uses
-    /// with HTTP Basic. Returns the password, shown once.
-    pub async fn create_app_password(&self, caller: &Caller, name: Option<&str>) -> Result<(String, Terminal)> {
+    /// with HTTP Basic, listing the per-group books as `group_books` says (`None`: as the
+    /// account's setting says). Returns the password, shown once.
+    pub async fn create_app_password(
+        &self,
+        caller: &Caller,
+        name: Option<&str>,
+        group_books: Option<bool>,
+    ) -> Result<(String, Terminal)> {
         let name = super::account::terminal_name(name, TerminalKind::AppPassword)?;
-        self.create_terminal(caller.account.id, name, TerminalKind::AppPassword)
-            .await
+        let (password, mut terminal) = self
+            .create_terminal(caller.account.id, name, TerminalKind::AppPassword)
+            .await?;
+        if group_books.is_some() {
+            self.store
+                .set_terminal_group_books(caller.account.id, terminal.id, group_books)
+                .await?;
+            terminal.group_books = group_books;
+        }
+        Ok((password, terminal))
+    }
+
+    /// Chooses whether one app password's device lists the per-group books (`None`: as the
+    /// account's setting says).
+    pub async fn set_terminal_group_books(
+        &self,
+        caller: &Caller,
+        id: TerminalId,
+        group_books: Option<bool>,
+    ) -> Result<Terminal> {
+        let terminal = self
+            .store
+            .terminals(caller.account.id)
+            .await?
+            .into_iter()
+            .find(|t| t.id == id)
+            .ok_or(Error::NotFound("terminal"))?;
+        if terminal.kind != TerminalKind::AppPassword {
+            return Err(Error::invalid(
+                "group_books",
+                "only app passwords (CardDAV devices) have address books to list",
+            ));
+        }
+        if !self
+            .store
+            .set_terminal_group_books(caller.account.id, id, group_books)
+            .await?
+        {
+            return Err(Error::NotFound("terminal"));
+        }
+        Ok(Terminal {
+            group_books,
+            ..terminal
+        })
+    }
+
+    /// Remembers which client (its User-Agent) first used an app password, shown in the
+    /// terminal list and used to keep offering that device the books that suit it.
+    pub async fn note_client(&self, caller: &Caller, client: &str) -> Result<()> {
+        if caller.terminal.kind != TerminalKind::AppPassword || caller.terminal.client.is_some() {
+            return Ok(());
+        }
+        let client: String = client.chars().filter(|c| !c.is_control()).take(200).collect();
+        if client.trim().is_empty() {
+            return Ok(());
+        }
+        self.store.note_terminal_client(caller.terminal.id, client.trim()).await
     }
 
     /// Authenticates HTTP Basic credentials: the login with one of its app passwords, or
@@ -324,6 +385,8 @@ impl Roster {
                         kind: TerminalKind::Session,
                         created_at: account.created_at,
                         last_seen_at: Some(now()),
+                        group_books: None,
+                        client: None,
                     };
                     return Ok(Caller { account, terminal });
                 }
@@ -362,14 +425,19 @@ impl Roster {
         Token(BTreeMap::from([(caller.account.id.0, revision)])).encode()
     }
 
-    /// The books the account's address-book home lists: `contacts`, `me`, and one per active
-    /// group when the account enabled them.
-    pub async fn books(&self, caller: &Caller) -> Result<Vec<BookInfo>> {
+    /// The books the terminal's address-book home lists: `contacts`, `me`, and one per active
+    /// group when the terminal (or else the account) enabled them. A client that mishandles
+    /// several books (`merged_only_client`) gets them only when its terminal asks explicitly.
+    pub async fn books(&self, caller: &Caller, merged_only_client: bool) -> Result<Vec<BookInfo>> {
         let mut books = vec![
             self.book(caller, Book::Contacts).await?,
             self.book(caller, Book::Me).await?,
         ];
-        if self.store.list_group_books(caller.account.id).await? {
+        let listed = match caller.terminal.group_books {
+            Some(listed) => listed,
+            None => !merged_only_client && self.store.list_group_books(caller.account.id).await?,
+        };
+        if listed {
             let scope = self.scope(caller, Book::Contacts).await?;
             for (group, _) in &scope.groups {
                 books.push(BookInfo {

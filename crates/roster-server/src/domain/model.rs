@@ -47,6 +47,10 @@ pub struct Terminal {
     pub created_at: OffsetDateTime,
     /// Last authenticated request (updated at most once a minute).
     pub last_seen_at: Option<OffsetDateTime>,
+    /// Whether its address-book home lists the per-group books; `None`: the account's choice.
+    pub group_books: Option<bool>,
+    /// The client (User-Agent) that first used it over CardDAV.
+    pub client: Option<String>,
 }
 
 /// A terminal about to be stored, with the hash of its credential.

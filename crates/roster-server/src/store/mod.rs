@@ -68,6 +68,11 @@ pub trait Store: Send + Sync + 'static {
     async fn touch_terminal(&self, id: TerminalId, at: OffsetDateTime) -> Result<()>;
     /// The account's unrevoked terminals.
     async fn terminals(&self, account: AccountId) -> Result<Vec<Terminal>>;
+    /// Sets whether a terminal lists the per-group books (`None`: as the account says); false
+    /// when the account has no such unrevoked terminal.
+    async fn set_terminal_group_books(&self, account: AccountId, id: TerminalId, listed: Option<bool>) -> Result<bool>;
+    /// Remembers the client that first used a terminal (kept once set).
+    async fn note_terminal_client(&self, id: TerminalId, client: &str) -> Result<()>;
     /// Revokes one of the account's terminals; false when there is no such terminal.
     async fn revoke_terminal(&self, account: AccountId, id: TerminalId, at: OffsetDateTime) -> Result<bool>;
 

@@ -169,6 +169,18 @@ struct TerminalRow {
     kind: String,
     created_at: i64,
     last_seen_at: Option<i64>,
+    group_books: Option<bool>,
+    client: Option<String>,
+}
+
+/// `SELECT` of the columns a [`TerminalRow`] is read from, followed by the rest of a query.
+macro_rules! select_terminals {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, account_id, name, kind, created_at, last_seen_at, group_books, client FROM terminals ",
+            $rest
+        )
+    };
 }
 
 impl From<TerminalRow> for Terminal {
@@ -184,6 +196,8 @@ impl From<TerminalRow> for Terminal {
             },
             created_at: from_ts(row.created_at),
             last_seen_at: row.last_seen_at.map(from_ts),
+            group_books: row.group_books,
+            client: row.client,
         }
     }
 }
@@ -494,8 +508,8 @@ impl Store for SqliteStore {
     async fn create_terminal(&self, new: &NewTerminal) -> Result<()> {
         let t = &new.terminal;
         sqlx::query(
-            "INSERT INTO terminals (id, account_id, name, kind, token_hash, created_at, last_seen_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO terminals (id, account_id, name, kind, token_hash, created_at, last_seen_at, group_books) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(t.id.0)
         .bind(t.account_id.0)
@@ -504,6 +518,7 @@ impl Store for SqliteStore {
         .bind(&new.token_hash)
         .bind(ts(t.created_at))
         .bind(t.last_seen_at.map(ts))
+        .bind(t.group_books)
         .execute(&self.pool)
         .await
         .map_err(internal)?;
@@ -511,14 +526,12 @@ impl Store for SqliteStore {
     }
 
     async fn authenticate(&self, token_hash: &[u8]) -> Result<Option<(Account, Terminal)>> {
-        let Some(terminal): Option<TerminalRow> = sqlx::query_as(
-            "SELECT id, account_id, name, kind, created_at, last_seen_at FROM terminals \
-             WHERE token_hash = ? AND revoked_at IS NULL",
-        )
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(internal)?
+        let Some(terminal): Option<TerminalRow> =
+            sqlx::query_as(select_terminals!("WHERE token_hash = ? AND revoked_at IS NULL"))
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?
         else {
             return Ok(None);
         };
@@ -541,15 +554,36 @@ impl Store for SqliteStore {
     }
 
     async fn terminals(&self, account: AccountId) -> Result<Vec<Terminal>> {
-        let rows: Vec<TerminalRow> = sqlx::query_as(
-            "SELECT id, account_id, name, kind, created_at, last_seen_at FROM terminals \
-             WHERE account_id = ? AND revoked_at IS NULL ORDER BY created_at, id",
-        )
+        let rows: Vec<TerminalRow> = sqlx::query_as(select_terminals!(
+            "WHERE account_id = ? AND revoked_at IS NULL ORDER BY created_at, id"
+        ))
         .bind(account.0)
         .fetch_all(&self.pool)
         .await
         .map_err(internal)?;
         Ok(rows.into_iter().map(Terminal::from).collect())
+    }
+
+    async fn set_terminal_group_books(&self, account: AccountId, id: TerminalId, listed: Option<bool>) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE terminals SET group_books = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL")
+                .bind(listed)
+                .bind(id.0)
+                .bind(account.0)
+                .execute(&self.pool)
+                .await
+                .map_err(internal)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn note_terminal_client(&self, id: TerminalId, client: &str) -> Result<()> {
+        sqlx::query("UPDATE terminals SET client = ? WHERE id = ? AND client IS NULL")
+            .bind(client)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
     }
 
     async fn revoke_terminal(&self, account: AccountId, id: TerminalId, at: OffsetDateTime) -> Result<bool> {
@@ -1193,14 +1227,11 @@ impl Store for SqliteStore {
         let Some(terminal) = terminal else {
             return Ok(None);
         };
-        let row: Option<TerminalRow> = sqlx::query_as(
-            "SELECT id, account_id, name, kind, created_at, last_seen_at FROM terminals \
-             WHERE id = ? AND revoked_at IS NULL",
-        )
-        .bind(terminal)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(internal)?;
+        let row: Option<TerminalRow> = sqlx::query_as(select_terminals!("WHERE id = ? AND revoked_at IS NULL"))
+            .bind(terminal)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
         let Some(row) = row else {
             return Ok(None);
         };

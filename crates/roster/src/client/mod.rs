@@ -4,6 +4,7 @@
 mod account;
 mod book;
 mod card;
+mod carddav;
 pub(crate) mod exit;
 mod group;
 mod output;
@@ -33,6 +34,9 @@ pub(crate) enum Command {
     /// Groups: create, invite, join, approve, leave, share…
     #[command(subcommand)]
     Group(group::GroupCommand),
+    /// Phones' and desktops' address books (CardDAV): app passwords and the books they list.
+    #[command(subcommand)]
+    Carddav(carddav::CarddavCommand),
     /// Bring the local address book (a vdir folder) up to date with every group.
     Sync(book::SyncArgs),
     /// Stay connected and apply each change to the local address book as it happens.
@@ -96,6 +100,7 @@ pub(crate) async fn run(command: Command, json: bool) -> anyhow::Result<()> {
         Command::Logout => account::logout(&cx).await?,
         Command::Terminals { action } => account::terminals(&cx, action).await?,
         Command::Card(command) => card::run(&cx, command).await?,
+        Command::Carddav(command) => carddav::run(&cx, command).await?,
         Command::Group(command) => group::run(&cx, command).await?,
         Command::Sync(args) => book::sync(&cx, args).await?,
         Command::Watch(args) => book::watch(&cx, args).await?,

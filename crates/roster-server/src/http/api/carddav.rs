@@ -2,18 +2,23 @@
 //! device's address book uses over HTTP Basic) and the choice of listed books.
 
 use super::terminal_view;
+use crate::domain::ids::TerminalId;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::http::error::{ApiResult, Json};
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use roster_proto::api::{AppPasswordRequest, AppPasswordResponse, DirectorySettings, Problem};
+use axum::routing::{get, post, put};
+use roster_proto::api::{
+    AppPasswordRequest, AppPasswordResponse, DirectorySettings, Problem, TerminalBooks, TerminalView,
+};
+use uuid::Uuid;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v1/app-passwords", post(create_app_password))
+        .route("/api/v1/terminals/{id}/books", put(put_terminal_books))
         .route(
             "/api/v1/me/directory-settings",
             get(get_directory_settings).put(put_directory_settings),
@@ -33,7 +38,7 @@ pub(super) async fn create_app_password(
 ) -> ApiResult<(StatusCode, Json<AppPasswordResponse>)> {
     let (password, terminal) = state
         .roster
-        .create_app_password(&caller, request.name.as_deref())
+        .create_app_password(&caller, request.name.as_deref(), request.group_books)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -42,6 +47,31 @@ pub(super) async fn create_app_password(
             terminal: terminal_view(&terminal, false, false),
         }),
     ))
+}
+
+/// PUT /api/v1/terminals/{id}/books — choose, for one app password's device, whether the
+/// per-group books are listed (`null`: follow the account's directory setting).
+#[utoipa::path(put, path = "/api/v1/terminals/{id}/books", tag = "carddav", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "terminal id of an app password")),
+    request_body = TerminalBooks,
+    responses((status = 200, body = TerminalView), (status = 401, body = Problem),
+              (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub(super) async fn put_terminal_books(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<Uuid>,
+    Json(books): Json<TerminalBooks>,
+) -> ApiResult<Json<TerminalView>> {
+    let terminal = state
+        .roster
+        .set_terminal_group_books(&caller, TerminalId(id), books.group_books)
+        .await?;
+    let connected = state.roster.is_connected(terminal.id);
+    Ok(Json(terminal_view(
+        &terminal,
+        terminal.id == caller.terminal.id,
+        connected,
+    )))
 }
 
 /// GET /api/v1/me/directory-settings — how the caller's address books are offered.

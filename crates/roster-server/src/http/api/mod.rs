@@ -38,7 +38,7 @@ pub fn router() -> Router<AppState> {
         accounts::register, accounts::login, accounts::logout, accounts::me, accounts::delete_me,
         accounts::list_terminals, accounts::revoke_terminal,
         cards::get_card, cards::put_card,
-        carddav::create_app_password, carddav::get_directory_settings, carddav::put_directory_settings,
+        carddav::create_app_password, carddav::put_terminal_books, carddav::get_directory_settings, carddav::put_directory_settings,
         groups::list_groups, groups::create_group, groups::get_group, groups::update_group, groups::delete_group,
         groups::list_members, groups::update_member, groups::remove_member, groups::approve_member,
         groups::deny_member, groups::leave_group, groups::transfer_group, groups::get_share_policy,
@@ -91,6 +91,8 @@ pub(crate) fn terminal_view(terminal: &Terminal, current: bool, connected: bool)
         last_seen_at: terminal.last_seen_at.map(rfc3339),
         current,
         connected,
+        group_books: terminal.group_books,
+        client: terminal.client.clone(),
     }
 }
 

@@ -265,6 +265,12 @@ async fn dav(
             return Err(DavError::status(StatusCode::NOT_FOUND));
         }
         let caller = authenticate(&state, &headers).await?;
+        if caller.terminal.client.is_none()
+            && let Some(agent) = user_agent(&headers)
+            && let Err(e) = state.roster.note_client(&caller, agent).await
+        {
+            tracing::warn!(error = %e, "could not remember a terminal's client");
+        }
         let resource = resource.ok_or(DavError::status(StatusCode::NOT_FOUND))?;
         if resource.owner().is_some_and(|owner| owner != caller.account.login) {
             return Err(DavError::status(StatusCode::NOT_FOUND));
@@ -356,16 +362,29 @@ fn names_etag(list: &str, etag: Option<&str>) -> bool {
     })
 }
 
+/// The request's User-Agent, if readable.
+fn user_agent(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok())
+}
+
+/// Whether a User-Agent is one of Apple's address-book daemons, which show a person once per
+/// book (duplicate caller-ID matches) and, on macOS, sync only the first book listed.
+fn is_apple(agent: &str) -> bool {
+    ["dataaccessd", "accountsd", "AddressBook", "iOS/", "macOS/", "Mac OS X/"]
+        .iter()
+        .any(|mark| agent.contains(mark))
+}
+
 impl Request<'_> {
+    /// Whether the device is an Apple one: by the client that first used its app password,
+    /// so that the decision holds for the terminal, not per request.
     fn is_apple(&self) -> bool {
-        let agent = self
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        ["dataaccessd", "accountsd", "AddressBook", "iOS/", "macOS/", "Mac OS X/"]
-            .iter()
-            .any(|mark| agent.contains(mark))
+        self.caller
+            .terminal
+            .client
+            .as_deref()
+            .or_else(|| user_agent(self.headers))
+            .is_some_and(is_apple)
     }
 
     fn photo_limit(&self) -> usize {
@@ -404,13 +423,8 @@ impl Request<'_> {
             Resource::Home(_) => {
                 responses.push(props::respond(&self.target(Target::Home), &asked, self.photo_limit()));
                 if depth == 1 {
-                    // Apple clients show a person once per book (duplicate caller-ID matches)
-                    // and macOS syncs only the first book: they get the merged book only.
-                    let apple = self.is_apple();
-                    for info in roster.books(self.caller).await? {
-                        if apple && matches!(info.book, Book::Group(_)) {
-                            continue;
-                        }
+                    // Apple clients get the merged book only, unless their terminal asks.
+                    for info in roster.books(self.caller, self.is_apple()).await? {
                         responses.push(props::respond(
                             &self.target(Target::Book(&info)),
                             &asked,
