@@ -7,6 +7,7 @@ use roster_proto::api::{
     AccountView, AppPasswordRequest, AppPasswordResponse, CardInput, ChangesPage, CreateGroupRequest,
     CreateInviteRequest, DirectoryPage, DirectorySettings, GroupView, InviteView, JoinResponse, LoginRequest,
     LoginResponse, MemberView, MyCard, Problem, RegisterRequest, SharePolicy, TerminalBooks, TerminalView,
+    problem_type,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -293,10 +294,12 @@ fn error_for(status: StatusCode, problem: Option<Problem>, call: Call) -> Error 
         StatusCode::UNAUTHORIZED if call == Call::Login => Error::WrongPassword,
         StatusCode::UNAUTHORIZED => Error::TokenRejected,
         StatusCode::NOT_FOUND => Error::NotFound(detail),
-        // The server says "expired or been used up" in the detail; other 409s of this call
-        // (already a member, group full) are refusals.
+        // Other 409s of this call (already a member, group full) are refusals.
         StatusCode::CONFLICT
-            if call == Call::AcceptInvite && (detail.contains("expired") || detail.contains("used up")) =>
+            if call == Call::AcceptInvite
+                && problem
+                    .as_ref()
+                    .is_some_and(|p| p.kind == problem_type::INVITE_UNUSABLE) =>
         {
             Error::InviteUnusable
         }
@@ -361,7 +364,7 @@ mod tests {
     #[test]
     fn statuses_map_to_kinds_by_call() {
         let expired = Problem {
-            kind: "about:blank".into(),
+            kind: problem_type::INVITE_UNUSABLE.into(),
             title: "Conflict".into(),
             status: 409,
             detail: Some("the invite has expired or been used up".into()),
@@ -372,7 +375,16 @@ mod tests {
             Error::InviteUnusable
         ));
         assert!(matches!(
-            error_for(StatusCode::CONFLICT, Some(expired), Call::Other),
+            error_for(StatusCode::CONFLICT, Some(expired.clone()), Call::Other),
+            Error::Refused(_)
+        ));
+        // Only the problem type says so, not words in the detail.
+        let untyped = Problem {
+            kind: "about:blank".into(),
+            ..expired
+        };
+        assert!(matches!(
+            error_for(StatusCode::CONFLICT, Some(untyped), Call::AcceptInvite),
             Error::Refused(_)
         ));
         assert!(matches!(

@@ -25,6 +25,13 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// Problem types (RFC 9457 `type`) that a client may act on; every other problem is
+/// `about:blank`, described by its status and detail.
+pub mod problem_type {
+    /// 409 on accepting an invite: it has expired, been revoked or been used up.
+    pub const INVITE_UNUSABLE: &str = "urn:x-roster:problem:invite-unusable";
+}
+
 /// One rejected input field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct FieldError {

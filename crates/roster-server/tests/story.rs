@@ -160,6 +160,8 @@ async fn invites_expire_run_out_and_respect_the_member_limit() {
     assert_eq!(first.accept(&link).await, "active");
     let (status, body) = second.post(&format!("/api/v1/invites/{code}/accept"), json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // A used-up invite has its own problem type, so that clients need not read the detail.
+    assert_eq!(body["type"], "urn:x-roster:problem:invite-unusable", "{body}");
     let (status, _) = first.post(&format!("/api/v1/invites/{code}/accept"), json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT);
 
@@ -180,6 +182,8 @@ async fn invites_expire_run_out_and_respect_the_member_limit() {
     let code = invite["code"].as_str().unwrap();
     let (status, body) = second.post(&format!("/api/v1/invites/{code}/accept"), json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // A full group is another conflict, not an unusable invite.
+    assert_eq!(body["type"], "about:blank", "{body}");
     assert!(body["detail"].as_str().unwrap().contains("limit"));
 
     // A revoked invite is gone.

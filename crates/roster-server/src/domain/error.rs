@@ -18,6 +18,9 @@ pub enum Error {
     /// The request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// The invite exists but has expired, been revoked or been used up: ask for a new one.
+    #[error("the invite has expired or been used up")]
+    InviteUnusable,
     /// A precondition of the request (such as `If-Match`) no longer holds.
     #[error("{0}")]
     Stale(String),

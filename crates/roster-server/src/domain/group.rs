@@ -265,7 +265,7 @@ impl Roster {
             .ok_or(Error::NotFound("invite"))?;
         let at = now();
         if !invite.usable(at) {
-            return Err(Error::Conflict("the invite has expired or been used up".into()));
+            return Err(Error::InviteUnusable);
         }
         let group = self.load_group(invite.group_id).await?;
         let state = if group.join_policy == JoinPolicy::Approval {

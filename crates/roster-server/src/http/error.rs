@@ -8,7 +8,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
-use roster_proto::api::{FieldError, Problem};
+use roster_proto::api::{FieldError, Problem, problem_type};
 use serde::de::DeserializeOwned;
 
 /// An error on its way to becoming a problem document.
@@ -31,8 +31,13 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 /// A problem document response with the given status and detail.
 pub fn problem(status: StatusCode, detail: Option<String>, errors: Vec<FieldError>) -> Response {
+    typed_problem("about:blank", status, detail, errors)
+}
+
+/// A problem document of a named problem type.
+fn typed_problem(kind: &str, status: StatusCode, detail: Option<String>, errors: Vec<FieldError>) -> Response {
     let body = Problem {
-        kind: "about:blank".into(),
+        kind: kind.into(),
         title: status.canonical_reason().unwrap_or("Error").into(),
         status: status.as_u16(),
         detail,
@@ -66,6 +71,12 @@ impl IntoResponse for ApiError {
                 }
                 Error::Forbidden(why) => problem(StatusCode::FORBIDDEN, Some(why), Vec::new()),
                 Error::Conflict(why) => problem(StatusCode::CONFLICT, Some(why), Vec::new()),
+                Error::InviteUnusable => typed_problem(
+                    problem_type::INVITE_UNUSABLE,
+                    StatusCode::CONFLICT,
+                    Some(Error::InviteUnusable.to_string()),
+                    Vec::new(),
+                ),
                 Error::Stale(why) => problem(StatusCode::PRECONDITION_FAILED, Some(why), Vec::new()),
                 Error::Invalid(errors) => problem(
                     StatusCode::UNPROCESSABLE_ENTITY,

@@ -177,7 +177,7 @@ impl From<Error> for DavError {
                 ..DavError::status(StatusCode::UNAUTHORIZED)
             },
             Error::Forbidden(_) => DavError::status(StatusCode::FORBIDDEN),
-            Error::Conflict(_) => DavError::status(StatusCode::CONFLICT),
+            Error::Conflict(_) | Error::InviteUnusable => DavError::status(StatusCode::CONFLICT),
             Error::Stale(_) => DavError::status(StatusCode::PRECONDITION_FAILED),
             Error::Invalid(_) => DavError::status(StatusCode::BAD_REQUEST),
             Error::RateLimited { retry_after } => DavError {
