@@ -6,3 +6,8 @@
 //! touches storage. Pushes are hints: a lost one only delays a client until its next sync.
 
 pub mod crypto;
+mod dispatch;
+mod sender;
+
+pub use dispatch::Dispatcher;
+pub use sender::{Outcome, Sender};
