@@ -484,6 +484,11 @@ async fn registrations_are_refused_or_dropped_when_they_must_be() {
         ("<nope/>".to_string(), StatusCode::BAD_REQUEST, "invalid-subscription"),
         (bad_key, StatusCode::BAD_REQUEST, "invalid-subscription"),
         (
+            subscriber.register_body(&format!("{}{}", sink.url("x"), "a".repeat(3000))),
+            StatusCode::BAD_REQUEST,
+            "push-resource: longer than",
+        ),
+        (
             subscriber.register_body(&sink.url("x")).replace(
                 "</subscription>",
                 "</subscription><trigger><property-update><depth xmlns=\"DAV:\">0</depth></property-update></trigger>",
@@ -560,4 +565,58 @@ async fn the_vapid_key_survives_a_restart() {
     let (key_again, topic_again, _) = push_props(&dav, "contacts").await;
     assert_eq!(key_again, key);
     assert_eq!(topic_again, topic, "topics are stable too");
+}
+
+#[tokio::test]
+async fn group_books_hear_of_joins_and_a_leaver_loses_its_subscription() {
+    let sink = Sink::start().await;
+    let server = server_for(&sink).await;
+    let anna = server.user("anna").await;
+    let ben = server.user("ben").await;
+    let cara = server.user("cara").await;
+    for (user, name, phone) in [
+        (&anna, "Anna Schmidt", "030 1111111"),
+        (&ben, "Ben Meyer", "030 2222222"),
+        (&cara, "Cara Vogel", "030 3333333"),
+    ] {
+        user.set_card(name, phone).await;
+    }
+    let group = anna.create_group("Choir", "invite_only").await;
+    ben.accept(&anna.invite(group).await).await;
+    let (anna_dav, _) = app_password(&anna, "phone").await;
+    let (ben_dav, _) = app_password(&ben, "phone").await;
+    let book = group.to_string();
+    let (anna_keys, ben_keys) = (Subscriber::new(), Subscriber::new());
+    let answer = register(&anna_dav, &book, &anna_keys.register_body(&sink.url("anna-group"))).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    let answer = register(&ben_dav, &book, &ben_keys.register_body(&sink.url("ben-group"))).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    let ben_registration = path_of(answer.header("location"));
+
+    // Cara joins: both members' group books change.
+    cara.accept(&anna.invite(group).await).await;
+    let pushes = sink.wait_for("anna-group", 1).await;
+    sink.wait_for("ben-group", 1).await;
+    let message = anna_keys.decrypt(&pushes[pushes.len() - 1].body);
+    let (_, topic, token) = push_props(&anna_dav, &book).await;
+    assert_eq!(between(&message, "<P:topic>", "</P:topic>"), topic);
+    assert_eq!(between(&message, "<D:sync-token>", "</D:sync-token>"), token);
+
+    // Ben leaves: the group's book is gone for him, and so is his subscription of it.
+    sink.quiet_period().await;
+    let (status, body) = ben.delete(&format!("/api/v1/groups/{group}/membership")).await;
+    assert!(status.is_success(), "{status}: {body}");
+    sink.quiet_period().await;
+    cara.set_card("Cara Vogel", "030 3333334").await;
+    sink.quiet_period().await;
+    assert_eq!(
+        ben_dav.request("DELETE", &ben_registration, &[], "").await.status,
+        StatusCode::NOT_FOUND,
+        "a leaver's subscription of the group's book is dropped"
+    );
+    let before = sink.of("ben-group").len();
+    cara.set_card("Cara Vogel", "030 3333335").await;
+    sink.quiet_period().await;
+    assert_eq!(sink.of("ben-group").len(), before);
+    assert!(sink.of("anna-group").len() >= 2, "Anna still hears of the group");
 }

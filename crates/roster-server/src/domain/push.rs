@@ -32,6 +32,8 @@ use uuid::Uuid;
 const VAPID_KEY: &str = "webdav-push-vapid-p256";
 /// Name of the stored secret that topics are keyed with.
 const TOPIC_KEY: &str = "webdav-push-topic-secret";
+/// Longest push resource URL accepted (FCM and ntfy endpoints are a few hundred bytes).
+const MAX_PUSH_RESOURCE: usize = 2048;
 
 /// An origin push resources may be at: `https://push.example.org`, optionally with a port,
 /// or `https://*.example.org` for any host below that domain.
@@ -325,6 +327,12 @@ impl Roster {
         }
         self.book(caller, book).await?;
         let settings = &self.settings.push;
+        if subscription.push_resource.len() > MAX_PUSH_RESOURCE {
+            return Err(Error::invalid(
+                "push-resource",
+                format!("longer than {MAX_PUSH_RESOURCE} bytes"),
+            ));
+        }
         let url = Url::parse(&subscription.push_resource)
             .map_err(|_| Error::invalid("push-resource", "not an absolute URL"))?;
         if !url.username().is_empty() || url.password().is_some() {
