@@ -3,8 +3,10 @@
 use crate::bus::local::LocalBus;
 use crate::config::Config;
 use crate::domain::card::CardRules;
+use crate::domain::push::PushSettings;
 use crate::domain::{Roster, Settings};
 use crate::http::{self, AppState};
+use crate::push::Dispatcher;
 use crate::store::sqlite::SqliteStore;
 use anyhow::Context;
 use axum::Router;
@@ -35,6 +37,12 @@ impl Application {
             config.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
         );
         let roster = Arc::new(Roster::new(Arc::new(store), Arc::new(LocalBus::default()), settings));
+        // Created on the first start and kept in the database: clients bind their push
+        // subscriptions to this VAPID key.
+        roster
+            .load_push_keys()
+            .await
+            .context("cannot load or create the WebDAV-Push keys")?;
         let state = AppState {
             roster: roster.clone(),
             metrics: http::metrics::handle(),
@@ -61,6 +69,7 @@ impl Application {
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let dispatcher = Dispatcher::new(self.roster.clone()).context("cannot start WebDAV-Push")?;
         let roster = self.roster.clone();
         let upkeep = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));
@@ -70,6 +79,7 @@ impl Application {
             }
         });
         let hub = tokio::spawn(self.roster.clone().run_hub());
+        let pushes = tokio::spawn(dispatcher.run());
         tracing::info!(address = %self.local_addr(), "roster is listening");
         let streams = self.roster.clone();
         let shutdown = async move {
@@ -86,6 +96,7 @@ impl Application {
         .await;
         upkeep.abort();
         hub.abort();
+        pushes.abort();
         served.context("the HTTP server failed")
     }
 }
@@ -102,6 +113,11 @@ pub fn settings(config: &Config, public_url: String) -> Settings {
         invite_ttl_max: Duration::from_secs(90 * 24 * 3600),
         lockout_after: config.lockout_after,
         lockout_for: config.lockout_for,
+        push: PushSettings {
+            allowed_origins: config.push_allowed_origins.clone(),
+            coalesce: config.push_coalesce,
+            ..PushSettings::new(config.push_contact.clone().unwrap_or_else(|| public_url.clone()))
+        },
         public_url,
         rates: config.rates,
         basic_main_password: config.carddav_main_password,

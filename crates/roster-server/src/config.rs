@@ -3,6 +3,7 @@
 
 use crate::domain::limits::RateSettings;
 use crate::domain::phone::Region;
+use crate::domain::push::{PushOrigin, default_push_origins};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -33,6 +34,13 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "ROSTER_LOG_JSON")]
     pub log_json: bool,
+    /// Origins of the push services WebDAV-Push may post to, comma-separated
+    /// (`https://push.example.org`, `https://*.example.org`) [default: FCM, Mozilla, Apple, ntfy.sh].
+    #[arg(long, env = "ROSTER_PUSH_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub push_allowed_origins: Option<Vec<String>>,
+    /// Contact for push-service operators in VAPID tokens, `mailto:` or `https:` [default: the public URL].
+    #[arg(long, env = "ROSTER_PUSH_CONTACT")]
+    pub push_contact: Option<String>,
 }
 
 /// Keys of the optional TOML file.
@@ -56,6 +64,9 @@ struct FileConfig {
     carddav_main_password: Option<bool>,
     log_keep_versions: Option<i64>,
     log_keep_days: Option<u64>,
+    push_allowed_origins: Option<Vec<String>>,
+    push_contact: Option<String>,
+    push_coalesce_ms: Option<u64>,
 }
 
 /// The validated configuration of one server.
@@ -89,6 +100,12 @@ pub struct Config {
     pub log_json: bool,
     /// Accept the account's main password over CardDAV (app passwords are always accepted).
     pub carddav_main_password: bool,
+    /// Origins WebDAV-Push may post to.
+    pub push_allowed_origins: Vec<PushOrigin>,
+    /// VAPID contact, if set; otherwise the public URL.
+    pub push_contact: Option<String>,
+    /// At most one push per subscription per this window.
+    pub push_coalesce: Duration,
 }
 
 impl Config {
@@ -109,6 +126,9 @@ impl Config {
             log_keep_for: Duration::from_secs(30 * 24 * 3600),
             log_json: false,
             carddav_main_password: false,
+            push_allowed_origins: default_push_origins(),
+            push_contact: None,
+            push_coalesce: Duration::from_millis(1500),
         }
     }
 
@@ -177,6 +197,23 @@ impl Config {
         if let Some(days) = file.log_keep_days {
             config.log_keep_for = Duration::from_secs(days * 24 * 3600);
         }
+        if let Some(origins) = args.push_allowed_origins.clone().or(file.push_allowed_origins) {
+            config.push_allowed_origins = origins
+                .iter()
+                .filter(|o| !o.trim().is_empty())
+                .map(|o| o.parse())
+                .collect::<Result<_, String>>()
+                .map_err(|e| anyhow::anyhow!("push_allowed_origins: {e}"))?;
+        }
+        config.push_contact = args.push_contact.clone().or(file.push_contact);
+        if let Some(contact) = &config.push_contact
+            && !(contact.starts_with("mailto:") || contact.starts_with("https://"))
+        {
+            bail!("push contact `{contact}` must start with mailto: or https://");
+        }
+        if let Some(ms) = file.push_coalesce_ms {
+            config.push_coalesce = Duration::from_millis(ms.max(1));
+        }
         config.log_json = args.log_json;
         Ok(config)
     }
@@ -237,5 +274,60 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(Config::load(&args).unwrap_err().to_string().contains("default region"));
+    }
+
+    #[test]
+    fn push_settings_come_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            "push_allowed_origins = [\"https://ntfy.example.org\", \"https://*.push.example.net\"]\n\
+             push_contact = \"mailto:ops@example.org\"\npush_coalesce_ms = 250\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            database_url: Some("sqlite::memory:".into()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        let origins: Vec<String> = config.push_allowed_origins.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            origins,
+            ["https://ntfy.example.org:443", "https://*.push.example.net:443"]
+        );
+        assert_eq!(config.push_contact.as_deref(), Some("mailto:ops@example.org"));
+        assert_eq!(config.push_coalesce, Duration::from_millis(250));
+
+        // Flags and ROSTER_PUSH_* variables win over the file.
+        let args = ServeArgs {
+            push_allowed_origins: Some(vec!["http://127.0.0.1:9999".into()]),
+            push_contact: Some("https://example.org/contact".into()),
+            ..args
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.push_allowed_origins.len(), 1);
+        assert_eq!(config.push_contact.as_deref(), Some("https://example.org/contact"));
+
+        let defaults = Config::load(&ServeArgs {
+            database_url: Some("sqlite::memory:".into()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(defaults.push_allowed_origins, default_push_origins());
+
+        for bad in [
+            "push_allowed_origins = [\"ftp://x\"]\n",
+            "push_contact = \"http://example.org\"\n",
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let args = ServeArgs {
+                config: Some(file.clone()),
+                database_url: Some("sqlite::memory:".into()),
+                ..ServeArgs::default()
+            };
+            assert!(Config::load(&args).unwrap_err().to_string().contains("push"), "{bad}");
+        }
     }
 }

@@ -7,6 +7,7 @@
 //! - [`store`]: storage behind the [`store::Store`] trait (SQLite now).
 //! - [`bus`]: "group G reached version V" announcements after commit.
 //! - [`http`]: the doors — JSON API, health, metrics — translating to and from the domain.
+//! - [`push`]: the outbound door — WebDAV-Push messages to push services.
 //! - [`app`]: builds the whole server from a [`config::Config`] and runs it.
 
 pub mod app;
@@ -14,6 +15,7 @@ pub mod bus;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod push;
 pub mod store;
 
 pub use app::Application;

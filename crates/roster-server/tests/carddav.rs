@@ -208,7 +208,7 @@ async fn discovery_leads_from_the_well_known_url_to_the_books() {
 
     let options = dav.request("OPTIONS", "/dav/principals/anna/", &[], "").await;
     assert_eq!(options.status, StatusCode::OK);
-    assert_eq!(options.header("dav"), "1, 3, access-control, addressbook");
+    assert_eq!(options.header("dav"), "1, 3, access-control, addressbook, webdav-push");
 
     let body = r#"<propfind xmlns="DAV:"><prop><current-user-principal/><displayname/></prop></propfind>"#;
     for root in ["/", "/dav/"] {

@@ -1,5 +1,6 @@
-//! The bus announces, after commit, what streaming connections must react to: a group
-//! reached a version, an account's membership changed, a terminal or account was closed.
+//! The bus announces, after commit, what streaming connections and push subscriptions must
+//! react to: a group reached a version, an account's membership or own card changed, a
+//! terminal or account was closed.
 //!
 //! It carries no card data: a lost message only delays a terminal, which catches up from the
 //! change log (connections also re-check their groups' versions periodically).
@@ -26,6 +27,13 @@ pub enum Event {
         account: AccountId,
         /// The group.
         group: GroupId,
+    },
+    /// An account's own card changed (its `me` book), reaching a revision.
+    CardChanged {
+        /// The account.
+        account: AccountId,
+        /// The card's new revision.
+        revision: i64,
     },
     /// A terminal's credential was revoked.
     TerminalRevoked {

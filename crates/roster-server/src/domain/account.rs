@@ -253,11 +253,15 @@ impl Roster {
         Ok(())
     }
 
-    /// Periodic upkeep: forgets idle rate-limit keys and compacts change logs.
+    /// Periodic upkeep: forgets idle rate-limit keys, compacts change logs and deletes lapsed
+    /// push subscriptions.
     pub async fn housekeeping(&self) {
         self.limits.shrink();
         if let Err(e) = self.compact_log().await {
             tracing::error!(error = ?e, "change-log compaction failed");
+        }
+        if let Err(e) = self.purge_push().await {
+            tracing::error!(error = ?e, "push subscription clean-up failed");
         }
     }
 

@@ -4,8 +4,10 @@ use super::account::Caller;
 use super::error::{Error, FieldErrors, Result};
 use super::model::StoredCard;
 use super::phone::{E164, Region};
+use super::push::DontNotify;
 use super::share_policy::ShareFields;
 use super::{Roster, now};
+use crate::bus::Event;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use roster_proto::api::{Address, CardField, CardInput, CardView, Email, Phone, PhoneKind, Photo, StructuredName};
@@ -269,12 +271,31 @@ impl Roster {
     /// Validates and stores the caller's card; `expected` is the revision the caller edited
     /// (from `If-Match`). Each group that may see a changed field gets one change.
     pub async fn set_card(&self, caller: &Caller, input: &CardInput, expected: Option<i64>) -> Result<StoredCard> {
+        self.set_card_quietly(caller, input, expected, &DontNotify::Nobody)
+            .await
+    }
+
+    /// [`Roster::set_card`] for a writer that names push registrations not to notify of the
+    /// change (they belong to the writer, which knows already).
+    pub async fn set_card_quietly(
+        &self,
+        caller: &Caller,
+        input: &CardInput,
+        expected: Option<i64>,
+        quiet: &DontNotify,
+    ) -> Result<StoredCard> {
         let card = Card::parse(input, &self.settings.card_rules)?;
-        self.store_card(caller, card, expected).await
+        self.store_card(caller, card, expected, quiet).await
     }
 
     /// Stores an already validated card (used by every door that writes cards).
-    pub async fn store_card(&self, caller: &Caller, card: Card, expected: Option<i64>) -> Result<StoredCard> {
+    pub async fn store_card(
+        &self,
+        caller: &Caller,
+        card: Card,
+        expected: Option<i64>,
+        quiet: &DontNotify,
+    ) -> Result<StoredCard> {
         // Without If-Match, a concurrent writer only means reading again and retrying.
         for _ in 0..5 {
             let current = self.store.card(caller.account.id).await?;
@@ -293,7 +314,15 @@ impl Roster {
                 .await
             {
                 Ok((revision, changes)) => {
+                    // Before the announcement, so the dispatcher cannot see it first.
+                    if let Err(e) = self.quiet_push(caller, quiet, revision).await {
+                        tracing::warn!(error = %e, "could not honour Push-Dont-Notify");
+                    }
                     self.publish(&changes);
+                    self.bus.publish(Event::CardChanged {
+                        account: caller.account.id,
+                        revision,
+                    });
                     return Ok(StoredCard {
                         card,
                         revision,

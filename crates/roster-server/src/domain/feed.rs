@@ -302,6 +302,9 @@ impl Roster {
                 Ok(Event::Membership { account, .. }) => self.hub.flag_membership(account),
                 Ok(Event::TerminalRevoked { terminal }) => self.hub.close_terminal(terminal),
                 Ok(Event::AccountClosed { account }) => self.hub.close_account(account),
+                // Streams carry the directories of groups; an own card reaches them as group
+                // changes.
+                Ok(Event::CardChanged { .. }) => {}
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(
                         missed,

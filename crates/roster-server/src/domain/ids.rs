@@ -47,3 +47,7 @@ id_type!(
     /// Identifies an invite.
     InviteId
 );
+id_type!(
+    /// Identifies a WebDAV-Push registration.
+    RegistrationId
+);

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod limits;
 pub mod model;
 pub mod phone;
+pub mod push;
 pub mod share_policy;
 
 pub use error::{Error, Result};
@@ -53,6 +54,8 @@ pub struct Settings {
     pub log_keep_versions: i64,
     /// Change-log entries younger than this are kept, whatever their number.
     pub log_keep_for: Duration,
+    /// WebDAV-Push.
+    pub push: push::PushSettings,
 }
 
 /// The domain service.
@@ -63,6 +66,7 @@ pub struct Roster {
     limits: Limits,
     hub: feed::Hub,
     listings: contacts::Listings,
+    push: push::PushState,
 }
 
 impl std::fmt::Debug for Roster {
@@ -84,6 +88,7 @@ impl Roster {
             limits,
             hub: feed::Hub::default(),
             listings: contacts::Listings::default(),
+            push: push::PushState::default(),
         }
     }
 

@@ -9,11 +9,13 @@ pub mod sqlite;
 
 use crate::domain::Result;
 use crate::domain::card::Card;
-use crate::domain::ids::{AccountId, GroupId, InviteId, TerminalId};
+use crate::domain::contacts::Book;
+use crate::domain::ids::{AccountId, GroupId, InviteId, RegistrationId, TerminalId};
 use crate::domain::model::{
     Account, AccountAuth, Change, Counts, DirectorySearch, Group, GroupUpdate, Invite, MemberCard, MemberRow,
     Membership, NewTerminal, StoredCard, Terminal,
 };
+use crate::domain::push::PushRegistration;
 use crate::domain::share_policy::ShareFields;
 use async_trait::async_trait;
 use roster_proto::api::{MembershipState, Role};
@@ -73,7 +75,8 @@ pub trait Store: Send + Sync + 'static {
     async fn set_terminal_group_books(&self, account: AccountId, id: TerminalId, listed: Option<bool>) -> Result<bool>;
     /// Remembers the client that first used a terminal (kept once set).
     async fn note_terminal_client(&self, id: TerminalId, client: &str) -> Result<()>;
-    /// Revokes one of the account's terminals; false when there is no such terminal.
+    /// Revokes one of the account's terminals, dropping its push registrations; false when
+    /// there is no such terminal.
     async fn revoke_terminal(&self, account: AccountId, id: TerminalId, at: OffsetDateTime) -> Result<bool>;
 
     // Cards
@@ -185,6 +188,37 @@ pub trait Store: Send + Sync + 'static {
     /// `before` and not among its last `keep_versions`, and raises the group's floor to match.
     /// Returns the number of entries dropped.
     async fn compact_log(&self, keep_versions: i64, before: OffsetDateTime) -> Result<u64>;
+
+    // WebDAV-Push
+
+    /// Stores a registration, or renews the one with the same account, book and push
+    /// resource (keeping its id). Returns its id and whether it is new; `None` when the
+    /// account already holds `max_per_account` registrations and this would be another one.
+    async fn upsert_push_registration(
+        &self,
+        registration: &PushRegistration,
+        max_per_account: u32,
+        at: OffsetDateTime,
+    ) -> Result<Option<(RegistrationId, bool)>>;
+    /// One registration.
+    async fn push_registration(&self, id: RegistrationId) -> Result<Option<PushRegistration>>;
+    /// Deletes a registration (only the account's, when one is named); false when there was
+    /// none.
+    async fn delete_push_registration(&self, account: Option<AccountId>, id: RegistrationId) -> Result<bool>;
+    /// Registrations a change of the group concerns: those of its active members for
+    /// `contacts` and for the group's own book.
+    async fn push_registrations_for_group(&self, group: GroupId) -> Result<Vec<RegistrationId>>;
+    /// The account's registrations for these books, with the terminal holding each.
+    async fn push_registrations_of(
+        &self,
+        account: AccountId,
+        books: &[Book],
+    ) -> Result<Vec<(RegistrationId, TerminalId)>>;
+    /// Deletes registrations that lapsed before `now`; returns how many.
+    async fn purge_push_registrations(&self, now: OffsetDateTime) -> Result<u64>;
+    /// The secret stored under `name`, storing `candidate` first if there is none yet (so
+    /// concurrent first starts agree on one).
+    async fn server_key(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>>;
 
     // Operations
 

@@ -7,6 +7,7 @@
 //! DAV methods have no `MethodFilter`, so one `any()` handler matches on the method.
 
 mod props;
+mod push;
 mod report;
 pub mod xml;
 
@@ -32,7 +33,7 @@ use xml::{AskedVersion, CARDDAV, DAV, XmlError};
 const ROOT: &str = "/dav/";
 /// The realm of every Basic challenge: clients store passwords per origin and realm.
 const REALM: &str = "Basic realm=\"Roster\", charset=\"UTF-8\"";
-const DAV_HEADER: &str = "1, 3, access-control, addressbook";
+const DAV_HEADER: &str = "1, 3, access-control, addressbook, webdav-push";
 const ALLOW_READ_ONLY: &str = "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT";
 const ALLOW_WRITABLE: &str = "OPTIONS, GET, HEAD, PUT, PROPFIND, PROPPATCH, REPORT";
 const VCARD_TYPE: &str = "text/vcard; charset=utf-8";
@@ -271,6 +272,9 @@ async fn dav(
         {
             tracing::warn!(error = %e, "could not remember a terminal's client");
         }
+        if let Some(id) = push::registration_path(&path) {
+            return push::registration(&state, &caller, &method, id).await;
+        }
         let resource = resource.ok_or(DavError::status(StatusCode::NOT_FOUND))?;
         if resource.owner().is_some_and(|owner| owner != caller.account.login) {
             return Err(DavError::status(StatusCode::NOT_FOUND));
@@ -290,6 +294,7 @@ async fn dav(
             "REPORT" => request.report(&body).await,
             "GET" | "HEAD" => request.get().await,
             "PUT" => request.put(&body).await,
+            "POST" => request.post(&body).await,
             _ => request.refuse_write().await,
         }
     }
@@ -466,7 +471,14 @@ impl Request<'_> {
     }
 
     fn target<'t>(&'t self, kind: Target<'t>) -> props::Context<'t> {
+        let roster = &self.state.roster;
         props::Context {
+            push: match kind {
+                Target::Book(info) => roster
+                    .push_topic(self.caller, info.book)
+                    .zip(roster.vapid_key().map(|k| k.public_key())),
+                _ => None,
+            },
             kind,
             hrefs: &self.hrefs,
             caller: self.caller,
@@ -589,7 +601,11 @@ impl Request<'_> {
             Some(list) if names_etag(list, current_etag.as_deref()) => current.as_ref().map(|c| c.revision),
             Some(_) => return Err(DavError::status(StatusCode::PRECONDITION_FAILED)),
         };
-        match roster.set_card(self.caller, &parsed.card, expected).await {
+        let quiet = push::dont_notify(self.headers);
+        match roster
+            .set_card_quietly(self.caller, &parsed.card, expected, &quiet)
+            .await
+        {
             // The stored card is normalised (phones in E.164...), so no ETag: the client must
             // fetch it again (RFC 6352 §6.3.2.3).
             Ok(_) if current.is_none() => Ok((StatusCode::CREATED, [(header::LOCATION, href)]).into_response()),

@@ -1,7 +1,7 @@
 //! The WebDAV properties of each kind of resource: which exist (for `allprop` and
 //! `propname`) and their values. Unknown properties are answered 404 in their own propstat.
 
-use super::xml::{self, CALSERVER, CARDDAV, DAV, Prop, PropName, PropRequest, PropStat, Props, Value};
+use super::xml::{self, CALSERVER, CARDDAV, DAV, PUSH, Prop, PropName, PropRequest, PropStat, Props, Value};
 use super::{Hrefs, VCARD_TYPE, quoted, render};
 use crate::domain::account::Caller;
 use crate::domain::contacts::{Book, BookCard, BookInfo};
@@ -28,6 +28,9 @@ pub(super) struct Context<'a> {
     pub(super) hrefs: &'a Hrefs,
     pub(super) caller: &'a Caller,
     pub(super) resource_href: String,
+    /// A book's WebDAV-Push topic and the server's VAPID public key, when the caller may
+    /// register for pushes.
+    pub(super) push: Option<(String, String)>,
 }
 
 const READ: &str =
@@ -77,6 +80,9 @@ fn names(kind: &Target<'_>) -> Vec<PropName> {
             (CARDDAV, "supported-address-data"),
             (CARDDAV, "max-resource-size"),
             (CALSERVER, "getctag"),
+            (PUSH, "transports"),
+            (PUSH, "topic"),
+            (PUSH, "supported-triggers"),
         ],
         Target::Card(..) => &[
             (DAV, "resourcetype"),
@@ -122,6 +128,16 @@ fn value(ctx: &Context<'_>, name: &PropName, photo_limit: usize) -> Option<Value
         }),
         (CARDDAV, "supported-address-data", Target::Book(_)) => xml(ADDRESS_DATA_TYPES),
         (CARDDAV, "max-resource-size", Target::Book(_)) => text(&max_resource_size(photo_limit).to_string()),
+        (PUSH, "transports", Target::Book(_)) => ctx.push.as_ref().map(|(_, key)| {
+            // Unprefixed children inherit the property's default namespace (WebDAV-Push).
+            Value::Xml(format!(
+                "<web-push><vapid-public-key type=\"p256ecdsa\">{key}</vapid-public-key></web-push>"
+            ))
+        }),
+        (PUSH, "topic", Target::Book(_)) => ctx.push.as_ref().map(|(topic, _)| Value::Text(topic.clone())),
+        (PUSH, "supported-triggers", Target::Book(_)) if ctx.push.is_some() => {
+            xml("<content-update><D:sync-level>1</D:sync-level></content-update>")
+        }
         (CALSERVER, "me-card", Target::Home) => Some(Value::Href(hrefs.card(Book::Me, ctx.caller.account.id))),
         (DAV, "getetag", Target::Card(_, card, _)) => text(&quoted(&card.etag)),
         (DAV, "getcontenttype", Target::Card(..)) => text(VCARD_TYPE),

@@ -11,6 +11,9 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::ResolveResult;
 use std::fmt::Write as _;
 
+mod push;
+pub use push::{PUSH, PushRegister, Triggers, http_date, parse_http_date, parse_push_register, push_message};
+
 /// The WebDAV namespace.
 pub const DAV: &str = "DAV:";
 /// The CardDAV namespace.

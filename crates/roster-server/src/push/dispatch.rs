@@ -1,0 +1,155 @@
+//! The push loop: bus announcements in, at most one push per registration per window out.
+//!
+//! A touched registration is due a short settling delay after the announcement (one write
+//! announces every group it changed) and never sooner than one window after its previous
+//! push; when it is due, it is told the book's token *then*, so a burst of changes costs one
+//! or two pushes, the last one current.
+
+use super::crypto;
+use super::sender::{Outcome, Sender};
+use crate::domain::Roster;
+use crate::domain::ids::RegistrationId;
+use crate::http::carddav::xml;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, broadcast};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// Pushes in flight at once.
+const CONCURRENCY: usize = 16;
+/// Further attempts after a failure that may pass.
+const RETRIES: u32 = 2;
+/// Wait before the first retry (doubled for the next).
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Sends WebDAV-Push messages for the changes announced on the bus.
+pub struct Dispatcher {
+    roster: Arc<Roster>,
+    sender: Sender,
+    window: Duration,
+    slots: Arc<Semaphore>,
+}
+
+impl Dispatcher {
+    /// A dispatcher with the roster's push settings.
+    pub fn new(roster: Arc<Roster>) -> anyhow::Result<Self> {
+        let settings = &roster.settings().push;
+        let sender = Sender::new(settings.contact.clone())?;
+        let window = settings.coalesce;
+        Ok(Dispatcher {
+            roster,
+            sender,
+            window,
+            slots: Arc::new(Semaphore::new(CONCURRENCY)),
+        })
+    }
+
+    /// Runs until the bus closes: call once per server, in its own task. Dropping the task
+    /// drops the pushes in flight.
+    pub async fn run(self) {
+        let mut events = self.roster.bus().subscribe();
+        let mut due: HashMap<RegistrationId, Instant> = HashMap::new();
+        let mut last_sent: HashMap<RegistrationId, Instant> = HashMap::new();
+        let mut in_flight = JoinSet::new();
+        let settle = self.window / 4;
+        loop {
+            let next = due.values().min().copied();
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => match self.roster.push_touched(&event).await {
+                        Ok(ids) => {
+                            let now = Instant::now();
+                            for id in ids {
+                                let earliest = last_sent.get(&id).map_or(now, |sent| *sent + self.window);
+                                due.entry(id).or_insert((now + settle).max(earliest));
+                            }
+                        }
+                        Err(e) => tracing::error!(error = ?e, "cannot find the push subscriptions of a change"),
+                    },
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        // Pushes are hints: the clients concerned sync on their own schedule.
+                        tracing::warn!(missed, "push dispatcher lagged behind the bus; some pushes are lost");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                () = tokio::time::sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
+                    let now = Instant::now();
+                    let ready: Vec<RegistrationId> =
+                        due.iter().filter(|(_, at)| **at <= now).map(|(id, _)| *id).collect();
+                    for id in ready {
+                        due.remove(&id);
+                        last_sent.insert(id, now);
+                        let (roster, sender, slots) = (self.roster.clone(), self.sender.clone(), self.slots.clone());
+                        in_flight.spawn(async move {
+                            let Ok(_slot) = slots.acquire_owned().await else { return };
+                            deliver(&roster, &sender, id).await;
+                        });
+                    }
+                    last_sent.retain(|_, sent| now.duration_since(*sent) < self.window);
+                    while in_flight.try_join_next().is_some() {}
+                }
+            }
+        }
+    }
+}
+
+/// Tells one registration its book's current token, retrying failures that may pass.
+async fn deliver(roster: &Roster, sender: &Sender, id: RegistrationId) {
+    for attempt in 0..=RETRIES {
+        let message = match roster.push_message(id).await {
+            Ok(Some(message)) => message,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = ?e, registration = %id, "cannot prepare a push");
+                return;
+            }
+        };
+        let Some(vapid) = roster.vapid_key() else {
+            tracing::error!("push keys are not loaded");
+            return;
+        };
+        let subscription = &message.registration.subscription;
+        let body = xml::push_message(&message.topic, &message.token);
+        let sealed = match crypto::encrypt(body.as_bytes(), &subscription.public_key, &subscription.auth_secret) {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                tracing::warn!(error = %e, registration = %id, "cannot encrypt a push");
+                return;
+            }
+        };
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let outcome = sender
+            .send(vapid, &subscription.push_resource, sealed, &message.coalesce_key, now)
+            .await;
+        let label = match &outcome {
+            Outcome::Delivered => "delivered",
+            Outcome::Gone => "gone",
+            Outcome::Retry(_) => "failed",
+            Outcome::Refused(_) => "refused",
+        };
+        metrics::counter!("roster_pushes_total", "outcome" => label).increment(1);
+        match outcome {
+            Outcome::Delivered => {
+                roster.push_delivered(id, &message.token);
+                return;
+            }
+            Outcome::Gone => {
+                if let Err(e) = roster.drop_push(id).await {
+                    tracing::error!(error = ?e, registration = %id, "cannot drop a gone push subscription");
+                }
+                return;
+            }
+            Outcome::Refused(why) => {
+                tracing::warn!(registration = %id, why, "push refused");
+                return;
+            }
+            Outcome::Retry(why) if attempt < RETRIES => {
+                tracing::info!(registration = %id, why, attempt, "push failed; retrying");
+                tokio::time::sleep(RETRY_AFTER * 2u32.pow(attempt)).await;
+            }
+            Outcome::Retry(why) => tracing::warn!(registration = %id, why, "push failed; giving up"),
+        }
+    }
+}
