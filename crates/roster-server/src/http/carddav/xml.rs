@@ -598,18 +598,28 @@ const ROOT_NAMESPACES: &str =
 /// Writes a multistatus document; `sync_token` is added for sync-collection answers.
 pub fn multistatus(responses: &[Response], sync_token: Option<&str>) -> String {
     let mut out = String::with_capacity(256 + responses.len() * 256);
+    open_multistatus(&mut out);
+    for response in responses {
+        write_response(&mut out, response);
+    }
+    close_multistatus(&mut out, sync_token);
+    out
+}
+
+/// Writes what precedes the first response of a multistatus document.
+pub fn open_multistatus(out: &mut String) {
     let _ = write!(
         out,
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus {ROOT_NAMESPACES}>"
     );
-    for response in responses {
-        write_response(&mut out, response);
-    }
+}
+
+/// Writes what follows the last response: the sync token, if any, and the end tag.
+pub fn close_multistatus(out: &mut String, sync_token: Option<&str>) {
     if let Some(token) = sync_token {
         let _ = write!(out, "<D:sync-token>{}</D:sync-token>", partial_escape(token));
     }
     out.push_str("</D:multistatus>\n");
-    out
 }
 
 /// Writes one response (used to stream long multistatus answers piece by piece).
