@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "ROSTER_LOG_JSON")]
     pub log_json: bool,
+    /// Most cards in one page of a CardDAV sync-collection answer [default: 1000].
+    #[arg(long, env = "ROSTER_CARDDAV_SYNC_PAGE")]
+    pub carddav_sync_page: Option<usize>,
 }
 
 /// Keys of the optional TOML file.
@@ -54,6 +57,7 @@ struct FileConfig {
     invites_per_hour: Option<u32>,
     reads_per_minute: Option<u32>,
     carddav_main_password: Option<bool>,
+    carddav_sync_page: Option<usize>,
     log_keep_versions: Option<i64>,
     log_keep_days: Option<u64>,
 }
@@ -89,6 +93,9 @@ pub struct Config {
     pub log_json: bool,
     /// Accept the account's main password over CardDAV (app passwords are always accepted).
     pub carddav_main_password: bool,
+    /// Most cards in one page of a sync-collection answer; longer ones continue in pages
+    /// (RFC 6578 §3.6), which DAVx5 saves one by one.
+    pub carddav_sync_page: usize,
 }
 
 impl Config {
@@ -109,6 +116,7 @@ impl Config {
             log_keep_for: Duration::from_secs(30 * 24 * 3600),
             log_json: false,
             carddav_main_password: false,
+            carddav_sync_page: 1000,
         }
     }
 
@@ -173,6 +181,11 @@ impl Config {
         rates.invites_per_hour = file.invites_per_hour.unwrap_or(rates.invites_per_hour);
         rates.reads_per_minute = file.reads_per_minute.unwrap_or(rates.reads_per_minute);
         config.carddav_main_password = file.carddav_main_password.unwrap_or(false);
+        config.carddav_sync_page = positive(
+            "carddav_sync_page",
+            args.carddav_sync_page.or(file.carddav_sync_page),
+            config.carddav_sync_page,
+        )?;
         config.log_keep_versions = file.log_keep_versions.unwrap_or(config.log_keep_versions).max(0);
         if let Some(days) = file.log_keep_days {
             config.log_keep_for = Duration::from_secs(days * 24 * 3600);
@@ -197,7 +210,7 @@ mod tests {
         let file = dir.path().join("roster.toml");
         std::fs::write(
             &file,
-            "listen = \"127.0.0.1:9000\"\ndefault_region = \"DE\"\nreads_per_minute = 5\n",
+            "listen = \"127.0.0.1:9000\"\ndefault_region = \"DE\"\nreads_per_minute = 5\ncarddav_sync_page = 50\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -210,6 +223,7 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.default_region, "FR".parse().unwrap());
         assert_eq!(config.rates.reads_per_minute, 5);
+        assert_eq!(config.carddav_sync_page, 50);
         assert!(config.database_url.ends_with("data/roster.db"));
         assert!(dir.path().join("data").is_dir());
     }
@@ -237,5 +251,16 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(Config::load(&args).unwrap_err().to_string().contains("default region"));
+        let args = ServeArgs {
+            database_url: Some("sqlite::memory:".into()),
+            carddav_sync_page: Some(0),
+            ..ServeArgs::default()
+        };
+        assert!(
+            Config::load(&args)
+                .unwrap_err()
+                .to_string()
+                .contains("carddav_sync_page")
+        );
     }
 }

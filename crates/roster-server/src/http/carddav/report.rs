@@ -24,7 +24,7 @@ impl Request<'_> {
         match report {
             Report::Multiget { props, hrefs } => self.multiget(book, &props, &hrefs).await,
             Report::Query { props, filter, limit } => self.query(book, &props, &filter, limit).await,
-            Report::Sync { props, token, .. } => self.sync(book, &props, &token).await,
+            Report::Sync { props, token, limit } => self.sync(book, &props, &token, limit).await,
         }
     }
 
@@ -86,33 +86,49 @@ impl Request<'_> {
         Ok(answer.into_response())
     }
 
-    async fn sync(&self, book: Book, props: &xml::Props, token: &str) -> DavResult {
-        let roster = &self.state.roster;
-        if token.is_empty() {
-            let (cards, token) = roster.book_cards(self.caller, book).await?;
-            let pieces = (0..cards.len()).map(Piece::Card);
-            let answer = Multistatus::new(self.card_render(book, props), cards, Box::new(pieces), Some(token));
-            return Ok(answer.into_response());
+    /// sync-collection: one page of changes (or of the whole book, for an empty token). A
+    /// page cut short ends with 507 on the request URI and a token that continues it; DAVx5
+    /// and Evolution ask again at once, Thunderbird at its next sync.
+    async fn sync(&self, book: Book, props: &xml::Props, token: &str, limit: Option<usize>) -> DavResult {
+        // A client limit is honoured by truncating (RFC 6578 §3.6), which clients follow like
+        // any other cut answer, rather than by failing; only "no results at all" cannot be
+        // truncated to and fails as §3.7 asks.
+        if limit == Some(0) {
+            return Err(DavError::condition(
+                StatusCode::INSUFFICIENT_STORAGE,
+                DAV,
+                "number-of-matches-within-limits",
+                "",
+            ));
         }
-        let changes = match roster.book_changes(self.caller, book, token).await {
-            Ok(changes) => changes,
+        let page = match self.state.roster.book_sync(self.caller, book, token, limit).await {
+            Ok(page) => page,
             Err(Error::Stale(_)) => return Err(self.invalid_token()),
             Err(e) => return Err(e.into()),
         };
-        let cards: Arc<[BookCard]> = changes.upserts.into();
         let hrefs = self.hrefs.clone();
-        let removed = changes.removed.into_iter().map(move |subject| {
+        let removed = page.removed.into_iter().map(move |subject| {
             Piece::Ready(xml::Response::Status {
                 href: hrefs.card(book, subject),
                 status: 404,
             })
         });
-        let pieces = (0..cards.len()).map(Piece::Card).chain(removed);
+        let truncated = page.truncated.then(|| {
+            Piece::Ready(xml::Response::Truncated {
+                href: self.hrefs.book(book),
+            })
+        });
+        let pieces = page
+            .upserts
+            .into_iter()
+            .map(Piece::Card)
+            .chain(removed)
+            .chain(truncated);
         let answer = Multistatus::new(
             self.card_render(book, props),
-            cards,
+            page.cards,
             Box::new(pieces),
-            Some(changes.token),
+            Some(page.token),
         );
         Ok(answer.into_response())
     }
