@@ -79,16 +79,29 @@ pub struct SyncPage {
 }
 
 /// How far a client holds one group of a book (in `me`: its own card): the version of the
-/// group's log.
+/// group's log, and a tag of the group's name, which shows in CATEGORIES and display names
+/// and changes without a log entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Mark {
     version: i64,
+    name: u64,
 }
 
 impl Mark {
     fn of(group: &Group) -> Mark {
-        Mark { version: group.version }
+        Mark {
+            version: group.version,
+            name: name_tag(&group.name),
+        }
     }
+}
+
+/// A short fingerprint of a group's name: renaming a group changes its books' tokens.
+fn name_tag(name: &str) -> u64 {
+    let digest = Sha256::digest(name.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(bytes)
 }
 
 /// Marks by group (or, in `me`, by account).
@@ -115,14 +128,15 @@ struct Paging {
 
 /// The first byte of every token; tokens written in another format are stale.
 const TOKEN_FORMAT: u8 = 1;
-/// Bytes of one mark: id, version.
-const MARK_BYTES: usize = 16 + 8;
+/// Bytes of one mark: id, version, name tag.
+const MARK_BYTES: usize = 16 + 8 + 8;
 
 fn put_marks(bytes: &mut Vec<u8>, marks: &Marks) {
     bytes.extend_from_slice(&(marks.len() as u32).to_be_bytes());
     for (id, mark) in marks {
         bytes.extend_from_slice(id.as_bytes());
         bytes.extend_from_slice(&mark.version.to_be_bytes());
+        bytes.extend_from_slice(&mark.name.to_be_bytes());
     }
 }
 
@@ -149,7 +163,8 @@ impl TokenReader<'_> {
         for _ in 0..count {
             let id = self.uuid()?;
             let version = i64::from_be_bytes(self.take()?);
-            marks.insert(id, Mark { version });
+            let name = u64::from_be_bytes(self.take()?);
+            marks.insert(id, Mark { version, name });
         }
         Some(marks)
     }
@@ -461,7 +476,10 @@ impl Roster {
     }
 
     fn me_token(caller: &Caller, revision: i64) -> String {
-        let mark = Mark { version: revision };
+        let mark = Mark {
+            version: revision,
+            name: 0,
+        };
         Token::complete(Marks::from([(caller.account.id.0, mark)])).encode()
     }
 
@@ -637,13 +655,21 @@ impl Roster {
     }
 
     /// The people whose card in a book may differ from what a client holding `held` has:
-    /// everyone in a group's log since then, and everyone of a group joined or left since.
-    /// `Stale` when the marks are foreign or the log no longer reaches them. Without joins and
-    /// leaves, the cost follows the number of changes, not the size of the groups.
+    /// everyone in a group's log since then, everyone of a group joined or left since, and, in
+    /// `contacts`, everyone of a group renamed since (their CATEGORIES name it). `Stale` when
+    /// the marks are foreign or the log no longer reaches them. Without joins, leaves and
+    /// renames, the cost follows the number of changes, not the size of the groups.
     async fn candidates(&self, caller: &Caller, scope: &Scope, held: &Marks) -> Result<BTreeSet<AccountId>> {
         let mut candidates = BTreeSet::new();
         for (group, _) in &scope.groups {
             match held.get(&group.id.0) {
+                Some(mark) if mark.name != name_tag(&group.name) && scope.book == Book::Contacts => {
+                    if mark.version < group.floor || mark.version > group.version {
+                        return Err(stale_token());
+                    }
+                    self.all_members(group.id, caller.account.id, &mut candidates).await?;
+                }
+                // A group book shows the name only as its display name, which the token covers.
                 Some(mark) => self.changed_subjects(group, mark.version, &mut candidates).await?,
                 // A group joined since the token: everyone in it may be new to the book.
                 None => self.all_members(group.id, caller.account.id, &mut candidates).await?,
@@ -851,8 +877,11 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_are_uris() {
-        let mark = |version| Mark { version };
-        let token = Token::complete(Marks::from([(Uuid::new_v4(), mark(7)), (Uuid::new_v4(), mark(0))]));
+        let mark = |version, name| Mark { version, name };
+        let token = Token::complete(Marks::from([
+            (Uuid::new_v4(), mark(7, 1)),
+            (Uuid::new_v4(), mark(0, u64::MAX)),
+        ]));
         let encoded = token.encode();
         assert!(encoded.starts_with("urn:") && encoded.contains(':'));
         assert_eq!(Token::decode(&encoded).as_ref(), Some(&token));
@@ -868,7 +897,7 @@ mod tests {
         // Paging tokens, after a first page and after a page of changes, are URIs too.
         for rest in [None, Some(token.held.clone())] {
             let paging = Token {
-                held: Marks::from([(Uuid::new_v4(), mark(9))]),
+                held: Marks::from([(Uuid::new_v4(), mark(9, 3))]),
                 paging: Some(Paging {
                     after: AccountId(Uuid::new_v4()),
                     rest,
@@ -881,9 +910,15 @@ mod tests {
             assert_eq!(Token::decode(&encoded[..encoded.len() - 4]), None);
             assert_eq!(Token::decode(&format!("{encoded}AAAA")), None);
         }
-        // Tokens of the format before paging are stale: their clients start again.
+        // Tokens of the format before names were tagged are stale: their clients start again.
         let old_format = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode([7u8; 24]));
         assert_eq!(Token::decode(&old_format), None);
+    }
+
+    #[test]
+    fn name_tags_follow_the_name() {
+        assert_eq!(name_tag("Choir"), name_tag("Choir"));
+        assert_ne!(name_tag("Choir"), name_tag("Tennis"));
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Big books over CardDAV: streamed listings, sync-collection answers cut into 507 pages
-//! (RFC 6578 §3.6) that a client follows to exactly the book while it changes.
+//! (RFC 6578 §3.6) that a client follows to exactly the book while it changes, and group
+//! renames reaching tokens and CATEGORIES.
 //!
 //! Crowds are seeded through the store's own use cases (no password hashing); everything the
 //! tests assert on goes over HTTP.
 
-use super::{Answer, Dav, between};
+use super::{Answer, Dav, between, setup};
 use crate::support::{TestServer, User};
 use reqwest::StatusCode;
 use roster_proto::api::{CardInput, MembershipState, PhoneInput};
@@ -14,6 +15,7 @@ use roster_server::domain::model::Account;
 use roster_server::domain::share_policy::ShareFields;
 use roster_server::store::sqlite::SqliteStore;
 use roster_server::store::{Joining, Store};
+use serde_json::json;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -427,4 +429,70 @@ async fn a_big_listing_is_streamed() {
     assert_eq!(sync.responses().len(), 300);
     assert_eq!(sync.header("content-length"), "");
     assert!(sync.body.ends_with("</D:sync-token></D:multistatus>\n"));
+}
+
+#[tokio::test]
+async fn renaming_a_group_reaches_tokens_and_categories() {
+    let s = setup().await;
+    let dav = Dav::for_user(&s.anna).await;
+    let club = s.club.to_string();
+    let choir = s.choir.to_string();
+    let ctag_body = r#"<d:propfind xmlns:d="DAV:" xmlns:cs="http://calendarserver.org/ns/"><d:prop><cs:getctag/><d:sync-token/><d:displayname/></d:prop></d:propfind>"#;
+    let ctag = |answer: &Answer| between(&answer.body, "<CS:getctag>", "</CS:getctag>").to_string();
+    let before = dav.propfind(&dav.book("contacts"), "0", ctag_body).await;
+    let club_before = dav.propfind(&dav.book(&club), "0", ctag_body).await;
+    let choir_before = dav.propfind(&dav.book(&choir), "0", ctag_body).await;
+    let (_, contacts_token) = dav.sync("contacts", "").await;
+    let (_, club_token) = dav.sync(&club, "").await;
+    assert_eq!(ctag(&before), contacts_token);
+
+    let (status, body) = s
+        .anna
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/groups/{club}"),
+            Some(json!({"name": "Tennis"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let after = dav.propfind(&dav.book("contacts"), "0", ctag_body).await;
+    assert_ne!(ctag(&after), ctag(&before), "the contacts ctag follows the rename");
+    assert_eq!(between(&after.body, "<D:sync-token>", "</D:sync-token>"), ctag(&after));
+    // Every card of the renamed group comes again, with the new name in CATEGORIES; Cara,
+    // who is only in the choir, does not.
+    let answer = sync_page(&dav, "contacts", &contacts_token, None, true).await;
+    assert_eq!(answer.responses().len(), 1, "{}", answer.body);
+    let ben = answer.response_for(&dav.card("contacts", s.ben.id)).unwrap();
+    assert!(ben.contains("CATEGORIES:Choir,Tennis"), "{ben}");
+    let token = between(&answer.body, "<D:sync-token>", "</D:sync-token>");
+    assert_eq!(token, ctag(&after));
+    let (again, _) = dav.sync("contacts", token).await;
+    assert_eq!(again.responses().len(), 0, "{}", again.body);
+
+    // The club's own book is renamed: new token and display name, but its cards carry no
+    // categories, so there is nothing to fetch again.
+    let club_after = dav.propfind(&dav.book(&club), "0", ctag_body).await;
+    assert_ne!(ctag(&club_after), ctag(&club_before));
+    assert!(club_after.body.contains("<D:displayname>Tennis</D:displayname>"));
+    let (club_sync, new_club_token) = dav.sync(&club, &club_token).await;
+    assert_eq!(club_sync.responses().len(), 0, "{}", club_sync.body);
+    assert_eq!(new_club_token, ctag(&club_after));
+    // Other books keep their tokens.
+    let choir_after = dav.propfind(&dav.book(&choir), "0", ctag_body).await;
+    assert_eq!(ctag(&choir_after), ctag(&choir_before));
+    // Renaming back restores the name the old token knew: nothing is lost either way.
+    s.anna
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/groups/{club}"),
+            Some(json!({"name": "Club"})),
+        )
+        .await;
+    let (back, _) = dav.sync("contacts", token).await;
+    assert_eq!(back.responses().len(), 1, "{}", back.body);
+    assert_eq!(
+        ctag(&dav.propfind(&dav.book("contacts"), "0", ctag_body).await),
+        ctag(&before)
+    );
 }
