@@ -121,6 +121,7 @@ pub fn settings(config: &Config, public_url: String) -> Settings {
         public_url,
         rates: config.rates,
         basic_main_password: config.carddav_main_password,
+        sync_page: config.carddav_sync_page,
         log_keep_versions: config.log_keep_versions,
         log_keep_for: config.log_keep_for,
     }

@@ -41,6 +41,9 @@ pub struct ServeArgs {
     /// Contact for push-service operators in VAPID tokens, `mailto:` or `https:` [default: the public URL].
     #[arg(long, env = "ROSTER_PUSH_CONTACT")]
     pub push_contact: Option<String>,
+    /// Most cards in one page of a CardDAV sync-collection answer [default: 1000].
+    #[arg(long, env = "ROSTER_CARDDAV_SYNC_PAGE")]
+    pub carddav_sync_page: Option<usize>,
 }
 
 /// Keys of the optional TOML file.
@@ -62,6 +65,7 @@ struct FileConfig {
     invites_per_hour: Option<u32>,
     reads_per_minute: Option<u32>,
     carddav_main_password: Option<bool>,
+    carddav_sync_page: Option<usize>,
     log_keep_versions: Option<i64>,
     log_keep_days: Option<u64>,
     push_allowed_origins: Option<Vec<String>>,
@@ -106,6 +110,9 @@ pub struct Config {
     pub push_contact: Option<String>,
     /// At most one push per subscription per this window.
     pub push_coalesce: Duration,
+    /// Most cards in one page of a sync-collection answer; longer ones continue in pages
+    /// (RFC 6578 §3.6), which DAVx5 saves one by one.
+    pub carddav_sync_page: usize,
 }
 
 impl Config {
@@ -129,6 +136,7 @@ impl Config {
             push_allowed_origins: default_push_origins(),
             push_contact: None,
             push_coalesce: Duration::from_millis(1500),
+            carddav_sync_page: 1000,
         }
     }
 
@@ -193,6 +201,11 @@ impl Config {
         rates.invites_per_hour = file.invites_per_hour.unwrap_or(rates.invites_per_hour);
         rates.reads_per_minute = file.reads_per_minute.unwrap_or(rates.reads_per_minute);
         config.carddav_main_password = file.carddav_main_password.unwrap_or(false);
+        config.carddav_sync_page = positive(
+            "carddav_sync_page",
+            args.carddav_sync_page.or(file.carddav_sync_page),
+            config.carddav_sync_page,
+        )?;
         config.log_keep_versions = file.log_keep_versions.unwrap_or(config.log_keep_versions).max(0);
         if let Some(days) = file.log_keep_days {
             config.log_keep_for = Duration::from_secs(days * 24 * 3600);
@@ -234,7 +247,7 @@ mod tests {
         let file = dir.path().join("roster.toml");
         std::fs::write(
             &file,
-            "listen = \"127.0.0.1:9000\"\ndefault_region = \"DE\"\nreads_per_minute = 5\n",
+            "listen = \"127.0.0.1:9000\"\ndefault_region = \"DE\"\nreads_per_minute = 5\ncarddav_sync_page = 50\n",
         )
         .unwrap();
         let args = ServeArgs {
@@ -247,6 +260,7 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert_eq!(config.default_region, "FR".parse().unwrap());
         assert_eq!(config.rates.reads_per_minute, 5);
+        assert_eq!(config.carddav_sync_page, 50);
         assert!(config.database_url.ends_with("data/roster.db"));
         assert!(dir.path().join("data").is_dir());
     }
@@ -274,6 +288,17 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(Config::load(&args).unwrap_err().to_string().contains("default region"));
+        let args = ServeArgs {
+            database_url: Some("sqlite::memory:".into()),
+            carddav_sync_page: Some(0),
+            ..ServeArgs::default()
+        };
+        assert!(
+            Config::load(&args)
+                .unwrap_err()
+                .to_string()
+                .contains("carddav_sync_page")
+        );
     }
 
     #[test]

@@ -62,43 +62,156 @@ pub struct BookCard {
     pub etag: String,
 }
 
-/// What changed in a book since a sync token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BookChanges {
-    /// Cards that may have changed, in their current state.
-    pub upserts: Vec<BookCard>,
-    /// People no longer in the book.
+/// One page of a book's sync answer (RFC 6578): what changed since the client's token, or the
+/// whole book for an empty token, cut into pages of at most the configured size.
+#[derive(Debug, Clone)]
+pub struct SyncPage {
+    /// The cards the page draws on (the whole listing on a first sync, to save copying it).
+    pub cards: Arc<[BookCard]>,
+    /// Indices into `cards` of the cards to send, ordered by subject.
+    pub upserts: Vec<usize>,
+    /// People no longer in the book, ordered by subject.
     pub removed: Vec<AccountId>,
-    /// The token these changes bring the caller to.
+    /// The token this page brings the client to.
     pub token: String,
+    /// Whether more pages follow: the token then continues after this page.
+    pub truncated: bool,
 }
 
-/// The versions a sync token stands for: (group or account, version).
+/// How far a client holds one group of a book (in `me`: its own card): the version of the
+/// group's log, and a tag of the group's name, which shows in CATEGORIES and display names
+/// and changes without a log entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    version: i64,
+    name: u64,
+}
+
+impl Mark {
+    fn of(group: &Group) -> Mark {
+        Mark {
+            version: group.version,
+            name: name_tag(&group.name),
+        }
+    }
+}
+
+/// A short fingerprint of a group's name: renaming a group changes its books' tokens.
+fn name_tag(name: &str) -> u64 {
+    let digest = Sha256::digest(name.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(bytes)
+}
+
+/// Marks by group (or, in `me`, by account).
+type Marks = BTreeMap<Uuid, Mark>;
+
+/// What a sync token stands for.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Token(BTreeMap<Uuid, i64>);
+struct Token {
+    /// The state the client holds of every subject up to `paging.after`, or of all of them.
+    held: Marks,
+    /// Set while an answer too long for one page is sent page by page.
+    paging: Option<Paging>,
+}
+
+/// Where a paged answer stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Paging {
+    /// The last subject sent; later ones are still to come.
+    after: AccountId,
+    /// What the client held of the later subjects when the pages began; `None` on a first
+    /// sync, when it held none of them.
+    rest: Option<Marks>,
+}
+
+/// The first byte of every token; tokens written in another format are stale.
+const TOKEN_FORMAT: u8 = 1;
+/// Bytes of one mark: id, version, name tag.
+const MARK_BYTES: usize = 16 + 8 + 8;
+
+fn put_marks(bytes: &mut Vec<u8>, marks: &Marks) {
+    bytes.extend_from_slice(&(marks.len() as u32).to_be_bytes());
+    for (id, mark) in marks {
+        bytes.extend_from_slice(id.as_bytes());
+        bytes.extend_from_slice(&mark.version.to_be_bytes());
+        bytes.extend_from_slice(&mark.name.to_be_bytes());
+    }
+}
+
+/// Reads a token's bytes front to back; every read fails on a short input.
+struct TokenReader<'a>(&'a [u8]);
+
+impl TokenReader<'_> {
+    fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let (head, tail) = self.0.split_first_chunk::<N>()?;
+        self.0 = tail;
+        Some(*head)
+    }
+
+    fn uuid(&mut self) -> Option<Uuid> {
+        self.take::<16>().map(Uuid::from_bytes)
+    }
+
+    fn marks(&mut self) -> Option<Marks> {
+        let count = usize::try_from(u32::from_be_bytes(self.take()?)).ok()?;
+        if count.checked_mul(MARK_BYTES)? > self.0.len() {
+            return None;
+        }
+        let mut marks = Marks::new();
+        for _ in 0..count {
+            let id = self.uuid()?;
+            let version = i64::from_be_bytes(self.take()?);
+            let name = u64::from_be_bytes(self.take()?);
+            marks.insert(id, Mark { version, name });
+        }
+        Some(marks)
+    }
+}
 
 impl Token {
+    fn complete(held: Marks) -> Token {
+        Token { held, paging: None }
+    }
+
     fn encode(&self) -> String {
-        let mut bytes = Vec::with_capacity(self.0.len() * 24);
-        for (id, version) in &self.0 {
-            bytes.extend_from_slice(id.as_bytes());
-            bytes.extend_from_slice(&version.to_be_bytes());
+        let mut bytes = vec![TOKEN_FORMAT];
+        match &self.paging {
+            None => bytes.push(0),
+            Some(paging) => {
+                bytes.push(if paging.rest.is_some() { 2 } else { 1 });
+                bytes.extend_from_slice(paging.after.0.as_bytes());
+                if let Some(rest) = &paging.rest {
+                    put_marks(&mut bytes, rest);
+                }
+            }
         }
+        put_marks(&mut bytes, &self.held);
         format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
     }
 
     fn decode(token: &str) -> Option<Token> {
         let bytes = URL_SAFE_NO_PAD.decode(token.strip_prefix(TOKEN_PREFIX)?).ok()?;
-        if bytes.len() % 24 != 0 {
+        if bytes.is_empty() {
+            // A viewer in no group at all.
+            return Some(Token::default());
+        }
+        let mut reader = TokenReader(&bytes);
+        let [format, kind] = reader.take()?;
+        if format != TOKEN_FORMAT {
             return None;
         }
-        let mut versions = BTreeMap::new();
-        for entry in bytes.chunks_exact(24) {
-            let (id, version) = entry.split_at(16);
-            let version = i64::from_be_bytes(version.try_into().ok()?);
-            versions.insert(Uuid::from_slice(id).ok()?, version);
-        }
-        Some(Token(versions))
+        let paging = match kind {
+            0 => None,
+            1 | 2 => Some(Paging {
+                after: AccountId(reader.uuid()?),
+                rest: if kind == 2 { Some(reader.marks()?) } else { None },
+            }),
+            _ => return None,
+        };
+        let held = reader.marks()?;
+        reader.0.is_empty().then_some(Token { held, paging })
     }
 }
 
@@ -417,12 +530,20 @@ impl Roster {
         Ok(Scope { book, groups })
     }
 
+    fn scope_marks(scope: &Scope) -> Marks {
+        scope.groups.iter().map(|(g, _)| (g.id.0, Mark::of(g))).collect()
+    }
+
     fn scope_token(scope: &Scope) -> Token {
-        Token(scope.groups.iter().map(|(g, _)| (g.id.0, g.version)).collect())
+        Token::complete(Self::scope_marks(scope))
     }
 
     fn me_token(caller: &Caller, revision: i64) -> String {
-        Token(BTreeMap::from([(caller.account.id.0, revision)])).encode()
+        let mark = Mark {
+            version: revision,
+            name: 0,
+        };
+        Token::complete(Marks::from([(caller.account.id.0, mark)])).encode()
     }
 
     /// The books the terminal's address-book home lists: `contacts`, `me`, and one per active
@@ -443,7 +564,7 @@ impl Roster {
                 books.push(BookInfo {
                     book: Book::Group(group.id),
                     name: group.name.clone(),
-                    token: Token(BTreeMap::from([(group.id.0, group.version)])).encode(),
+                    token: Token::complete(Marks::from([(group.id.0, Mark::of(group))])).encode(),
                     writable: false,
                 });
             }
@@ -498,13 +619,18 @@ impl Roster {
         }
         let scope = self.scope(caller, book).await?;
         let token = Self::scope_token(&scope).encode();
-        let key = ListingKey::of(caller.account.id, &scope);
+        Ok((self.listing(caller, &scope).await?, token))
+    }
+
+    /// Every card of a scope's book, ordered by subject: kept, or read and kept.
+    async fn listing(&self, caller: &Caller, scope: &Scope) -> Result<Arc<[BookCard]>> {
+        let key = ListingKey::of(caller.account.id, scope);
         if let Some(cards) = self.listings.get(&key) {
-            return Ok((cards, token));
+            return Ok(cards);
         }
-        let cards: Arc<[BookCard]> = self.read_book(caller, &scope).await?.into();
+        let cards: Arc<[BookCard]> = self.read_book(caller, scope).await?.into();
         self.listings.put(key, Arc::clone(&cards));
-        Ok((cards, token))
+        Ok(cards)
     }
 
     /// Reads and merges every card of a book's groups.
@@ -596,64 +722,183 @@ impl Roster {
         }
     }
 
-    /// What changed in a book since `token` (from an earlier answer). `Stale` when the token
-    /// is unknown or the log no longer reaches it: the client must sync from scratch.
-    /// Cost grows with the number of changes, not with the size of the groups.
-    pub async fn book_changes(&self, caller: &Caller, book: Book, token: &str) -> Result<BookChanges> {
-        self.limits.read(caller.account.id)?;
-        let old = Token::decode(token).ok_or_else(stale_token)?;
-        if book == Book::Me {
-            let stored = self.store.card(caller.account.id).await?;
-            let revision = stored.as_ref().map_or(0, |c| c.revision);
-            let since = old.0.get(&caller.account.id.0).copied().ok_or_else(stale_token)?;
-            if old.0.len() != 1 || since > revision {
-                return Err(stale_token());
-            }
-            let upserts = if since == revision {
-                Vec::new()
-            } else {
-                stored.iter().filter_map(|s| Self::my_book_card(caller, s)).collect()
-            };
-            return Ok(BookChanges {
-                upserts,
-                removed: Vec::new(),
-                token: Self::me_token(caller, revision),
-            });
-        }
-        let scope = self.scope(caller, book).await?;
+    /// The people whose card in a book may differ from what a client holding `held` has:
+    /// everyone in a group's log since then, everyone of a group joined or left since, and, in
+    /// `contacts`, everyone of a group renamed since (their CATEGORIES name it). `Stale` when
+    /// the marks are foreign or the log no longer reaches them. Without joins, leaves and
+    /// renames, the cost follows the number of changes, not the size of the groups.
+    async fn candidates(&self, caller: &Caller, scope: &Scope, held: &Marks) -> Result<BTreeSet<AccountId>> {
         let mut candidates = BTreeSet::new();
         for (group, _) in &scope.groups {
-            match old.0.get(&group.id.0) {
-                Some(&since) => self.changed_subjects(group, since, &mut candidates).await?,
+            match held.get(&group.id.0) {
+                Some(mark) if mark.name != name_tag(&group.name) && scope.book == Book::Contacts => {
+                    if mark.version < group.floor || mark.version > group.version {
+                        return Err(stale_token());
+                    }
+                    self.all_members(group.id, caller.account.id, &mut candidates).await?;
+                }
+                // A group book shows the name only as its display name, which the token covers.
+                Some(mark) => self.changed_subjects(group, mark.version, &mut candidates).await?,
                 // A group joined since the token: everyone in it may be new to the book.
                 None => self.all_members(group.id, caller.account.id, &mut candidates).await?,
             }
         }
-        for (&id, &since) in &old.0 {
+        for (&id, mark) in held {
             if scope.groups.iter().any(|(g, _)| g.id.0 == id) {
                 continue;
             }
             // A group the viewer left (or that was deleted): whoever was in it may be gone.
             let group = self.store.group(GroupId(id)).await?.ok_or_else(stale_token)?;
-            self.changed_subjects(&group, since, &mut candidates).await?;
+            self.changed_subjects(&group, mark.version, &mut candidates).await?;
             for row in self.store.members(group.id).await? {
                 candidates.insert(row.membership.account_id);
             }
         }
         candidates.remove(&caller.account.id);
-        let subjects: Vec<AccountId> = candidates.into_iter().collect();
-        let mut upserts = Vec::new();
-        let mut removed = Vec::new();
-        for (subject, card) in self.cards_in_scope(&scope, &subjects).await? {
-            match card {
-                Some(card) => upserts.push(card),
-                None => removed.push(subject),
-            }
+        Ok(candidates)
+    }
+
+    /// The next page of a book's sync answer for `token` (from an earlier answer; empty for a
+    /// first sync). Pages hold at most the configured page size, or `nresults` (the client's
+    /// `DAV:limit`) when smaller; a cut answer is `truncated` and its token continues it.
+    /// `Stale` when the token is foreign or too old: the client must sync from scratch.
+    ///
+    /// Subjects are sent in order. A paging token says "the client has the book at these
+    /// versions up to subject X, and beyond X what it had when the pages began (nothing, on a
+    /// first sync)": the next page brings what changed up to X since the last page, then the
+    /// next subjects beyond X, so a client following the pages ends with exactly the book,
+    /// however it changed meanwhile.
+    pub async fn book_sync(
+        &self,
+        caller: &Caller,
+        book: Book,
+        token: &str,
+        nresults: Option<usize>,
+    ) -> Result<SyncPage> {
+        self.limits.read(caller.account.id)?;
+        if book == Book::Me {
+            return self.my_sync(caller, token).await;
         }
-        Ok(BookChanges {
+        // Below: subjects up to `after`, held at those marks. Beyond: held at those marks, or
+        // not at all.
+        let (below, beyond) = if token.is_empty() {
+            (None, None)
+        } else {
+            match Token::decode(token).ok_or_else(stale_token)? {
+                Token { held, paging: None } => (None, Some(held)),
+                Token {
+                    held,
+                    paging: Some(Paging { after, rest }),
+                } => (Some((after, held)), rest),
+            }
+        };
+        let limit = self.settings.sync_page.min(nresults.unwrap_or(usize::MAX)).max(1);
+        let scope = self.scope(caller, book).await?;
+        let now = Self::scope_marks(&scope);
+        let after = below.as_ref().map(|(after, _)| *after);
+        let mut early = Vec::new();
+        if let Some((after, held)) = &below {
+            let changed = self.candidates(caller, &scope, held).await?;
+            early.extend(changed.into_iter().take_while(|s| s <= after));
+        }
+        // A client's own limit is a promise (RFC 6578 §3.7). Changes to what it already has
+        // cannot be cut without a third region in the token; when they alone exceed its limit
+        // it starts again from scratch, paging cleanly from there.
+        if nresults.is_some_and(|n| early.len() > n) {
+            return Err(stale_token());
+        }
+        let mut room = limit.saturating_sub(early.len());
+        if room == 0 && nresults.is_none() {
+            // The server's page size is only a target: always get further.
+            room = 1;
+        }
+        let (cards, upserts, removed, last) = match &beyond {
+            // Nothing is held beyond `after`: the next cards of the listing (kept between pages).
+            None => {
+                let listed = self.listing(caller, &scope).await?;
+                let start = after.map_or(0, |a| listed.partition_point(|c| c.subject <= a));
+                let end = start.saturating_add(room).min(listed.len());
+                let mut upserts = Vec::with_capacity(early.len() + end - start);
+                let mut removed = Vec::new();
+                for subject in &early {
+                    match listed.binary_search_by_key(subject, |c| c.subject) {
+                        Ok(index) => upserts.push(index),
+                        Err(_) => removed.push(*subject),
+                    }
+                }
+                upserts.extend(start..end);
+                let last = end.checked_sub(1).filter(|&i| i >= start).map(|i| listed[i].subject);
+                let more = end < listed.len();
+                (listed, upserts, removed, more.then_some(last))
+            }
+            Some(held) => {
+                let mut later = self.candidates(caller, &scope, held).await?;
+                if let Some(after) = after {
+                    later = later.split_off(&after);
+                    later.remove(&after);
+                }
+                let more = later.len() > room;
+                let page: Vec<AccountId> = later.into_iter().take(room).collect();
+                let last = page.last().copied();
+                let subjects: Vec<AccountId> = early.iter().copied().chain(page).collect();
+                let mut cards = Vec::with_capacity(subjects.len());
+                let mut removed = Vec::new();
+                for (subject, card) in self.cards_in_scope(&scope, &subjects).await? {
+                    match card {
+                        Some(card) => cards.push(card),
+                        None => removed.push(subject),
+                    }
+                }
+                let upserts = (0..cards.len()).collect();
+                (cards.into(), upserts, removed, more.then_some(last))
+            }
+        };
+        let token = match last {
+            None => Token::complete(now),
+            Some(last) => {
+                let after = last
+                    .or(after)
+                    .ok_or_else(|| anyhow::anyhow!("a sync page was cut before its first subject"))?;
+                Token {
+                    held: now,
+                    paging: Some(Paging { after, rest: beyond }),
+                }
+            }
+        };
+        Ok(SyncPage {
+            cards,
             upserts,
             removed,
-            token: Self::scope_token(&scope).encode(),
+            token: token.encode(),
+            truncated: last.is_some(),
+        })
+    }
+
+    /// The sync answer of `me`: the card when it changed since the token (always one page).
+    async fn my_sync(&self, caller: &Caller, token: &str) -> Result<SyncPage> {
+        let stored = self.store.card(caller.account.id).await?;
+        let revision = stored.as_ref().map_or(0, |c| c.revision);
+        let changed = if token.is_empty() {
+            true
+        } else {
+            let old = Token::decode(token).ok_or_else(stale_token)?;
+            let since = old.held.get(&caller.account.id.0).map(|m| m.version);
+            match since {
+                Some(since) if old.held.len() == 1 && old.paging.is_none() && since <= revision => since != revision,
+                _ => return Err(stale_token()),
+            }
+        };
+        let cards: Arc<[BookCard]> = if changed {
+            stored.iter().filter_map(|s| Self::my_book_card(caller, s)).collect()
+        } else {
+            Arc::from([])
+        };
+        Ok(SyncPage {
+            upserts: (0..cards.len()).collect(),
+            cards,
+            removed: Vec::new(),
+            token: Self::me_token(caller, revision),
+            truncated: false,
         })
     }
 
@@ -700,10 +945,14 @@ mod tests {
 
     #[test]
     fn tokens_round_trip_and_are_uris() {
-        let token = Token(BTreeMap::from([(Uuid::new_v4(), 7), (Uuid::new_v4(), 0)]));
+        let mark = |version, name| Mark { version, name };
+        let token = Token::complete(Marks::from([
+            (Uuid::new_v4(), mark(7, 1)),
+            (Uuid::new_v4(), mark(0, u64::MAX)),
+        ]));
         let encoded = token.encode();
         assert!(encoded.starts_with("urn:") && encoded.contains(':'));
-        assert_eq!(Token::decode(&encoded), Some(token));
+        assert_eq!(Token::decode(&encoded).as_ref(), Some(&token));
         assert_eq!(Token::decode("urn:x-roster:sync:"), Some(Token::default()));
         for bad in [
             "",
@@ -713,6 +962,31 @@ mod tests {
         ] {
             assert_eq!(Token::decode(bad), None, "{bad}");
         }
+        // Paging tokens, after a first page and after a page of changes, are URIs too.
+        for rest in [None, Some(token.held.clone())] {
+            let paging = Token {
+                held: Marks::from([(Uuid::new_v4(), mark(9, 3))]),
+                paging: Some(Paging {
+                    after: AccountId(Uuid::new_v4()),
+                    rest,
+                }),
+            };
+            let encoded = paging.encode();
+            assert!(encoded.starts_with(TOKEN_PREFIX), "{encoded}");
+            assert_eq!(Token::decode(&encoded), Some(paging));
+            // Cut or padded tokens are refused, not misread.
+            assert_eq!(Token::decode(&encoded[..encoded.len() - 4]), None);
+            assert_eq!(Token::decode(&format!("{encoded}AAAA")), None);
+        }
+        // Tokens of the format before names were tagged are stale: their clients start again.
+        let old_format = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode([7u8; 24]));
+        assert_eq!(Token::decode(&old_format), None);
+    }
+
+    #[test]
+    fn name_tags_follow_the_name() {
+        assert_eq!(name_tag("Choir"), name_tag("Choir"));
+        assert_ne!(name_tag("Choir"), name_tag("Tennis"));
     }
 
     #[test]

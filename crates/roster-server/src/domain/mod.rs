@@ -50,6 +50,8 @@ pub struct Settings {
     pub rates: RateSettings,
     /// Whether HTTP Basic (CardDAV) accepts the main password besides app passwords.
     pub basic_main_password: bool,
+    /// Most cards in one page of a book's sync answer; longer answers continue in pages.
+    pub sync_page: usize,
     /// Change-log entries kept per group at least, whatever their age.
     pub log_keep_versions: i64,
     /// Change-log entries younger than this are kept, whatever their number.

@@ -6,6 +6,7 @@
 //! set) with the books `contacts/`, `me/` and `<group-id>/`, each card at `<account-id>.vcf`.
 //! DAV methods have no `MethodFilter`, so one `any()` handler matches on the method.
 
+mod body;
 mod props;
 mod push;
 mod report;
@@ -24,6 +25,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use body::{CardRender, Multistatus, Piece};
 use props::Target;
 use roster_proto::vcard::{self, VcardVersion};
 use uuid::Uuid;
@@ -440,22 +442,15 @@ impl Request<'_> {
             }
             Resource::Book(_, book) => {
                 let info = self.book_info(*book).await?;
-                responses.push(props::respond(
-                    &self.target(Target::Book(&info)),
-                    &asked,
-                    self.photo_limit(),
-                ));
+                let own = props::respond(&self.target(Target::Book(&info)), &asked, self.photo_limit());
                 if depth == 1 {
+                    // A big book's listing is streamed, its cards rendered as they are sent.
                     let (cards, _) = roster.book_cards(self.caller, *book).await?;
-                    let version = vcard_version(asked.version);
-                    for card in cards.iter() {
-                        responses.push(props::respond(
-                            &self.target(Target::Card(*book, card, version)),
-                            &asked,
-                            self.photo_limit(),
-                        ));
-                    }
+                    let pieces = std::iter::once(Piece::Ready(own)).chain((0..cards.len()).map(Piece::Card));
+                    let answer = Multistatus::new(self.card_render(*book, &asked), cards, Box::new(pieces), None);
+                    return Ok(answer.into_response());
                 }
+                responses.push(own);
             }
             Resource::Card(_, book, subject) => {
                 let card = self.card(*book, *subject).await?;
@@ -468,6 +463,18 @@ impl Request<'_> {
             }
         }
         Ok(multistatus(xml::multistatus(&responses, None)))
+    }
+
+    /// What a streamed answer needs to render the cards of `book` as `asked`.
+    fn card_render(&self, book: Book, asked: &xml::Props) -> CardRender {
+        CardRender {
+            book,
+            props: asked.clone(),
+            version: vcard_version(asked.version),
+            photo_limit: self.photo_limit(),
+            hrefs: self.hrefs.clone(),
+            caller: self.caller.clone(),
+        }
     }
 
     fn target<'t>(&'t self, kind: Target<'t>) -> props::Context<'t> {

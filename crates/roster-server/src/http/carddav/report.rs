@@ -1,15 +1,17 @@
 //! REPORTs on a book: addressbook-multiget, addressbook-query and sync-collection. Depth is
 //! ignored (Thunderbird sends `Depth: 1` where RFC 6578 wants 0).
 
-use super::props::Target;
+use super::body::{Multistatus, Piece};
 use super::xml::{self, DAV, Filter, MatchType, PropFilter, Report, TextMatch};
-use super::{DavError, DavResult, Request, Resource, body_text, multistatus, vcard_version};
+use super::{DavError, DavResult, Request, Resource, body_text};
 use crate::domain::Error;
 use crate::domain::contacts::{Book, BookCard};
 use crate::domain::ids::AccountId;
 use axum::body::Bytes;
 use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use roster_proto::api::CardView;
+use std::sync::Arc;
 use uuid::Uuid;
 
 impl Request<'_> {
@@ -22,17 +24,8 @@ impl Request<'_> {
         match report {
             Report::Multiget { props, hrefs } => self.multiget(book, &props, &hrefs).await,
             Report::Query { props, filter, limit } => self.query(book, &props, &filter, limit).await,
-            Report::Sync { props, token, .. } => self.sync(book, &props, &token).await,
+            Report::Sync { props, token, limit } => self.sync(book, &props, &token, limit).await,
         }
-    }
-
-    fn card_responses(&self, book: Book, cards: &[BookCard], props: &xml::Props) -> Vec<xml::Response> {
-        let version = vcard_version(props.version);
-        let photo_limit = self.photo_limit();
-        cards
-            .iter()
-            .map(|card| super::props::respond(&self.target(Target::Card(book, card, version)), props, photo_limit))
-            .collect()
     }
 
     /// The subject an href names in this book, if it names one.
@@ -51,63 +44,93 @@ impl Request<'_> {
         subjects.sort();
         subjects.dedup();
         let found = self.state.roster.book_cards_of(self.caller, book, &subjects).await?;
-        let mut responses = Vec::with_capacity(hrefs.len());
-        for href in hrefs {
-            let card = self
-                .subject_of(book, href)
-                .and_then(|s| found.iter().find(|(subject, _)| *subject == s))
-                .and_then(|(_, card)| card.as_ref());
-            match card {
-                Some(card) => responses.extend(self.card_responses(book, std::slice::from_ref(card), props)),
-                None => responses.push(xml::Response::Status {
-                    href: href.clone(),
-                    status: 404,
-                }),
-            }
-        }
-        Ok(multistatus(xml::multistatus(&responses, None)))
+        // In subject order, as asked, so that each href finds its card by binary search.
+        let cards: Arc<[BookCard]> = found.into_iter().filter_map(|(_, card)| card).collect();
+        let pieces: Vec<Piece> = hrefs
+            .iter()
+            .map(|href| {
+                let index = self
+                    .subject_of(book, href)
+                    .and_then(|s| cards.binary_search_by_key(&s, |c| c.subject).ok());
+                match index {
+                    Some(index) => Piece::Card(index),
+                    None => Piece::Ready(xml::Response::Status {
+                        href: href.clone(),
+                        status: 404,
+                    }),
+                }
+            })
+            .collect();
+        let answer = Multistatus::new(self.card_render(book, props), cards, Box::new(pieces.into_iter()), None);
+        Ok(answer.into_response())
     }
 
     async fn query(&self, book: Book, props: &xml::Props, filter: &Filter, limit: Option<usize>) -> DavResult {
         let (cards, _) = self.state.roster.book_cards(self.caller, book).await?;
-        let mut matching: Vec<BookCard> = cards
-            .iter()
-            .filter(|c| filter_matches(filter, &c.card))
-            .cloned()
+        let mut matching: Vec<usize> = (0..cards.len())
+            .filter(|&i| filter_matches(filter, &cards[i].card))
             .collect();
         let truncated = limit.is_some_and(|limit| matching.len() > limit);
         if let Some(limit) = limit {
             matching.truncate(limit);
         }
-        let mut responses = self.card_responses(book, &matching, props);
-        if truncated {
-            // RFC 6352 §8.6.1: a truncated answer says so with 507 on the request URI.
-            responses.push(xml::Response::Status {
+        // RFC 6352 §8.6.1: a truncated answer says so with 507 on the request URI.
+        let truncation = truncated.then(|| {
+            Piece::Ready(xml::Response::Status {
                 href: self.hrefs.book(book),
                 status: 507,
-            });
-        }
-        Ok(multistatus(xml::multistatus(&responses, None)))
+            })
+        });
+        let pieces = matching.into_iter().map(Piece::Card).chain(truncation);
+        let answer = Multistatus::new(self.card_render(book, props), cards, Box::new(pieces), None);
+        Ok(answer.into_response())
     }
 
-    async fn sync(&self, book: Book, props: &xml::Props, token: &str) -> DavResult {
-        let roster = &self.state.roster;
-        if token.is_empty() {
-            let (cards, token) = roster.book_cards(self.caller, book).await?;
-            let responses = self.card_responses(book, &cards, props);
-            return Ok(multistatus(xml::multistatus(&responses, Some(&token))));
+    /// sync-collection: one page of changes (or of the whole book, for an empty token). A
+    /// page cut short ends with 507 on the request URI and a token that continues it; DAVx5
+    /// and Evolution ask again at once, Thunderbird at its next sync.
+    async fn sync(&self, book: Book, props: &xml::Props, token: &str, limit: Option<usize>) -> DavResult {
+        // A client limit is honoured by truncating (RFC 6578 §3.6), which clients follow like
+        // any other cut answer, rather than by failing; only "no results at all" cannot be
+        // truncated to and fails as §3.7 asks.
+        if limit == Some(0) {
+            return Err(DavError::condition(
+                StatusCode::INSUFFICIENT_STORAGE,
+                DAV,
+                "number-of-matches-within-limits",
+                "",
+            ));
         }
-        let changes = match roster.book_changes(self.caller, book, token).await {
-            Ok(changes) => changes,
+        let page = match self.state.roster.book_sync(self.caller, book, token, limit).await {
+            Ok(page) => page,
             Err(Error::Stale(_)) => return Err(self.invalid_token()),
             Err(e) => return Err(e.into()),
         };
-        let mut responses = self.card_responses(book, &changes.upserts, props);
-        responses.extend(changes.removed.iter().map(|subject| xml::Response::Status {
-            href: self.hrefs.card(book, *subject),
-            status: 404,
-        }));
-        Ok(multistatus(xml::multistatus(&responses, Some(&changes.token))))
+        let hrefs = self.hrefs.clone();
+        let removed = page.removed.into_iter().map(move |subject| {
+            Piece::Ready(xml::Response::Status {
+                href: hrefs.card(book, subject),
+                status: 404,
+            })
+        });
+        let truncated = page.truncated.then(|| {
+            Piece::Ready(xml::Response::Truncated {
+                href: self.hrefs.book(book),
+            })
+        });
+        let pieces = page
+            .upserts
+            .into_iter()
+            .map(Piece::Card)
+            .chain(removed)
+            .chain(truncated);
+        let answer = Multistatus::new(
+            self.card_render(book, props),
+            page.cards,
+            Box::new(pieces),
+            Some(page.token),
+        );
+        Ok(answer.into_response())
     }
 
     /// An expired or foreign token. DAVx5 restarts on any status naming `valid-sync-token`,

@@ -547,6 +547,12 @@ pub enum Response {
         /// HTTP status code.
         status: u16,
     },
+    /// 507 on the request URI of a sync-collection answer cut short: more follows with its
+    /// token (RFC 6578 §3.6).
+    Truncated {
+        /// The request URI.
+        href: String,
+    },
 }
 
 /// The status line text clients compare literally.
@@ -601,18 +607,28 @@ const ROOT_NAMESPACES: &str =
 /// Writes a multistatus document; `sync_token` is added for sync-collection answers.
 pub fn multistatus(responses: &[Response], sync_token: Option<&str>) -> String {
     let mut out = String::with_capacity(256 + responses.len() * 256);
+    open_multistatus(&mut out);
+    for response in responses {
+        write_response(&mut out, response);
+    }
+    close_multistatus(&mut out, sync_token);
+    out
+}
+
+/// Writes what precedes the first response of a multistatus document.
+pub fn open_multistatus(out: &mut String) {
     let _ = write!(
         out,
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus {ROOT_NAMESPACES}>"
     );
-    for response in responses {
-        write_response(&mut out, response);
-    }
+}
+
+/// Writes what follows the last response: the sync token, if any, and the end tag.
+pub fn close_multistatus(out: &mut String, sync_token: Option<&str>) {
     if let Some(token) = sync_token {
         let _ = write!(out, "<D:sync-token>{}</D:sync-token>", partial_escape(token));
     }
     out.push_str("</D:multistatus>\n");
-    out
 }
 
 /// Writes one response (used to stream long multistatus answers piece by piece).
@@ -624,6 +640,15 @@ pub fn write_response(out: &mut String, response: &Response) {
                 "<D:response><D:href>{}</D:href><D:status>{}</D:status></D:response>",
                 partial_escape(href.as_str()),
                 status_line(*status)
+            );
+        }
+        Response::Truncated { href } => {
+            let _ = write!(
+                out,
+                "<D:response><D:href>{}</D:href><D:status>{}</D:status>\
+                 <D:error><D:number-of-matches-within-limits/></D:error></D:response>",
+                partial_escape(href.as_str()),
+                status_line(507)
             );
         }
         Response::Props { href, propstats } => {
@@ -794,6 +819,30 @@ mod tests {
         assert_eq!(props.request, PropRequest::Prop(vec![PropName::new(DAV, "getetag")]));
         let empty = r#"<sync-collection xmlns="DAV:"><sync-token/><sync-level>1</sync-level><prop><getetag/></prop></sync-collection>"#;
         assert!(matches!(parse_report(empty), Ok(Report::Sync { token, .. }) if token.is_empty()));
+    }
+
+    #[test]
+    fn sync_collection_with_a_limit() {
+        let body = r#"<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>1</D:sync-level><D:limit><D:nresults>25</D:nresults></D:limit><D:prop><D:getetag/></D:prop></D:sync-collection>"#;
+        assert!(matches!(parse_report(body), Ok(Report::Sync { limit: Some(25), .. })));
+        let bad = body.replace("25", "many");
+        assert!(matches!(parse_report(&bad), Err(XmlError::Unexpected(_))));
+    }
+
+    #[test]
+    fn a_truncated_answer_says_so_on_the_request_uri() {
+        let responses = [Response::Truncated {
+            href: "/dav/addressbooks/anna/contacts/".into(),
+        }];
+        assert_eq!(
+            multistatus(&responses, Some("urn:x")),
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\" \
+             xmlns:C=\"urn:ietf:params:xml:ns:carddav\" xmlns:CS=\"http://calendarserver.org/ns/\">\
+             <D:response><D:href>/dav/addressbooks/anna/contacts/</D:href>\
+             <D:status>HTTP/1.1 507 Insufficient Storage</D:status>\
+             <D:error><D:number-of-matches-within-limits/></D:error></D:response>\
+             <D:sync-token>urn:x</D:sync-token></D:multistatus>\n"
+        );
     }
 
     #[test]
