@@ -602,6 +602,23 @@ async fn group_books_hear_of_joins_and_a_leaver_loses_its_subscription() {
     assert_eq!(between(&message, "<P:topic>", "</P:topic>"), topic);
     assert_eq!(between(&message, "<D:sync-token>", "</D:sync-token>"), token);
 
+    // A rename changes the book's name and token: its subscribers hear of it.
+    sink.quiet_period().await;
+    let before = sink.of("anna-group").len();
+    let (status, body) = anna
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/groups/{group}"),
+            Some(serde_json::json!({"name": "Chamber choir"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pushes = sink.wait_for("anna-group", before + 1).await;
+    let message = anna_keys.decrypt(&pushes[pushes.len() - 1].body);
+    let (_, _, renamed) = push_props(&anna_dav, &book).await;
+    assert_ne!(renamed, token, "a rename changes the book's token");
+    assert_eq!(between(&message, "<D:sync-token>", "</D:sync-token>"), renamed);
+
     // Ben leaves: the group's book is gone for him, and so is his subscription of it.
     sink.quiet_period().await;
     let (status, body) = ben.delete(&format!("/api/v1/groups/{group}/membership")).await;

@@ -28,6 +28,12 @@ pub enum Event {
         /// The group.
         group: GroupId,
     },
+    /// A group's name changed: its books' display names and, in `contacts`, the CATEGORIES of
+    /// its members' cards (no change-log entry: the name is not a member's card).
+    GroupRenamed {
+        /// The group.
+        group: GroupId,
+    },
     /// An account's own card changed (its `me` book), reaching a revision.
     CardChanged {
         /// The account.

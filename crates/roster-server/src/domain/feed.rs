@@ -303,8 +303,8 @@ impl Roster {
                 Ok(Event::TerminalRevoked { terminal }) => self.hub.close_terminal(terminal),
                 Ok(Event::AccountClosed { account }) => self.hub.close_account(account),
                 // Streams carry the directories of groups; an own card reaches them as group
-                // changes.
-                Ok(Event::CardChanged { .. }) => {}
+                // changes, and group names are read from the group list.
+                Ok(Event::CardChanged { .. } | Event::GroupRenamed { .. }) => {}
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(
                         missed,

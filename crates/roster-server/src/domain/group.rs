@@ -179,7 +179,11 @@ impl Roster {
             member_limit: self.check_limit(&mut errors, request.member_limit),
         };
         let update = errors.finish(|| update)?;
+        let before = self.load_group(id).await?;
         self.store.update_group(id, &update).await?;
+        if update.name.as_ref().is_some_and(|name| *name != before.name) {
+            self.bus.publish(crate::bus::Event::GroupRenamed { group: id });
+        }
         self.group(caller, id).await
     }
 

@@ -398,7 +398,9 @@ impl Roster {
     /// token later, so several announcements fold into one push).
     pub async fn push_touched(&self, event: &Event) -> Result<Vec<RegistrationId>> {
         match *event {
-            Event::GroupVersion { group, .. } => self.store.push_registrations_for_group(group).await,
+            Event::GroupVersion { group, .. } | Event::GroupRenamed { group } => {
+                self.store.push_registrations_for_group(group).await
+            }
             Event::Membership { account, group } => Ok(self
                 .store
                 .push_registrations_of(account, &[Book::Contacts, Book::Group(group)])
