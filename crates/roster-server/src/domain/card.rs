@@ -84,6 +84,15 @@ impl Card {
             };
             (parsed != StructuredName::default()).then_some(parsed)
         });
+        // A name that is only the formatted name as given name says nothing more, and it is what
+        // a vCard carries for a card without one (N is mandatory in 3.0): kept, a card would
+        // change on its way through a CardDAV client that saves it back unchanged.
+        let name = name.filter(|n| {
+            *n != StructuredName {
+                given: formatted_name.clone().unwrap_or_default(),
+                ..StructuredName::default()
+            }
+        });
 
         let mut phones: Vec<CardPhone> = Vec::new();
         if input.phones.is_empty() {
@@ -525,6 +534,35 @@ mod tests {
         decomposed.formatted_name = "Zoe\u{0308} Ørsted 李".into();
         let card = Card::parse(&decomposed, &rules()).unwrap();
         assert_eq!(card.formatted_name, "Zoë Ørsted 李");
+    }
+
+    #[test]
+    fn a_name_that_is_only_the_formatted_name_is_no_name() {
+        let mut only_given = input("030 1234567");
+        only_given.name = Some(StructuredName {
+            given: " Anna Schmidt".into(),
+            ..StructuredName::default()
+        });
+        assert_eq!(Card::parse(&only_given, &rules()).unwrap().name, None);
+        only_given.name = Some(StructuredName {
+            given: "Anna".into(),
+            ..StructuredName::default()
+        });
+        assert!(Card::parse(&only_given, &rules()).unwrap().name.is_some());
+    }
+
+    // Found by the `vcard` fuzz target: a vCard without N was stored without a name, written
+    // back with FN standing in as N's given name, and that read back as a different card.
+    #[test]
+    fn a_card_without_a_name_survives_its_own_vcard() {
+        use roster_proto::vcard::{Extras, VcardVersion, parse_one, write};
+        let put = "BEGIN:VCARD\nVERSION:4.0\nFN:Jo\nTEL;VALUE=uri;TYPE=work:tel:+49-30-1234567\nEND:VCARD\n";
+        let card = Card::parse(&parse_one(put).unwrap().card, &rules()).unwrap();
+        for version in [VcardVersion::V3, VcardVersion::V4] {
+            let text = write("u", &card.view(ShareFields::ALL).unwrap(), version, &Extras::default());
+            let again = Card::parse(&parse_one(&text).unwrap().card, &rules()).unwrap();
+            assert_eq!(again, card, "{text}");
+        }
     }
 
     #[test]

@@ -768,6 +768,39 @@ mod tests {
     }
 
     #[test]
+    fn every_request_parser_refuses_a_dtd() {
+        // Each body is accepted as it is and refused once a DTD declaring an entity precedes it,
+        // even where nothing uses the entity.
+        let with_dtd = |body: &str| {
+            let body = body
+                .strip_prefix("<?xml")
+                .and_then(|b| b.split_once("?>"))
+                .map_or(body, |(_, rest)| rest);
+            format!(r#"<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa">]>{body}"#)
+        };
+        let refused = |result: Result<(), XmlError>| matches!(result, Err(XmlError::Malformed(_)));
+        let propfind = golden("propfind-prop.xml");
+        assert!(parse_propfind(&propfind).is_ok());
+        assert!(refused(parse_propfind(&with_dtd(&propfind)).map(drop)));
+        for name in ["multiget.xml", "query.xml", "sync-collection.xml"] {
+            let report = golden(name);
+            assert!(parse_report(&report).is_ok(), "{name}");
+            assert!(refused(parse_report(&with_dtd(&report)).map(drop)), "{name}");
+        }
+        let proppatch =
+            r#"<propertyupdate xmlns="DAV:"><set><prop><displayname>x</displayname></prop></set></propertyupdate>"#;
+        assert!(parse_proppatch(proppatch).is_ok());
+        assert!(refused(parse_proppatch(&with_dtd(proppatch)).map(drop)));
+        let register = r#"<push-register xmlns="https://bitfire.at/webdav-push"><subscription>
+            <web-push-subscription><push-resource>https://push.example.net/x</push-resource>
+            <subscription-public-key>BTBZMqHH6r4Tts7J_aSIgg</subscription-public-key>
+            <auth-secret>BTBZMqHH6r4Tts7J_aSIgg</auth-secret></web-push-subscription>
+            </subscription></push-register>"#;
+        assert!(parse_push_register(register).is_ok());
+        assert!(refused(parse_push_register(&with_dtd(register)).map(drop)));
+    }
+
+    #[test]
     fn multiget_with_version_and_escaped_hrefs() {
         let report = parse_report(&golden("multiget.xml")).unwrap();
         let Report::Multiget { props, hrefs } = report else {
