@@ -358,6 +358,15 @@ fn render(card: &BookCard, version: VcardVersion) -> String {
     vcard::write(&card.subject.to_string(), &card.card, version, &extras)
 }
 
+/// Rejected fields as one line of a DAV error's description.
+fn described_fields(fields: &[roster_proto::api::FieldError]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn quoted(etag: &str) -> String {
     format!("\"{etag}\"")
 }
@@ -617,14 +626,7 @@ impl Request<'_> {
             // fetch it again (RFC 6352 §6.3.2.3).
             Ok(_) if current.is_none() => Ok((StatusCode::CREATED, [(header::LOCATION, href)]).into_response()),
             Ok(_) => Ok(StatusCode::NO_CONTENT.into_response()),
-            Err(Error::Invalid(fields)) => {
-                let why = fields
-                    .iter()
-                    .map(|f| format!("{}: {}", f.field, f.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                Err(invalid(StatusCode::FORBIDDEN, why))
-            }
+            Err(Error::Invalid(fields)) => Err(invalid(StatusCode::FORBIDDEN, described_fields(&fields))),
             Err(e) => Err(e.into()),
         }
     }

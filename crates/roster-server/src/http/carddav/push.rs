@@ -113,11 +113,7 @@ impl Request<'_> {
             Ok(registered) => registered,
             Err(Error::Forbidden(why)) => return Err(described(StatusCode::FORBIDDEN, "push-not-available", &why)),
             Err(Error::Invalid(fields)) => {
-                let why = fields
-                    .iter()
-                    .map(|f| format!("{}: {}", f.field, f.message))
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let why = super::described_fields(&fields);
                 return Err(described(StatusCode::BAD_REQUEST, "invalid-subscription", &why));
             }
             Err(e) => return Err(e.into()),
