@@ -177,6 +177,18 @@ impl Roster {
         name: String,
         kind: TerminalKind,
     ) -> Result<(String, Terminal)> {
+        self.issue_terminal(account, name, kind, None).await
+    }
+
+    /// Creates a terminal with a fresh credential, and its choice of group books (app
+    /// passwords), stored in the same write.
+    pub(super) async fn issue_terminal(
+        &self,
+        account: AccountId,
+        name: String,
+        kind: TerminalKind,
+        group_books: Option<bool>,
+    ) -> Result<(String, Terminal)> {
         let (token, token_hash) = new_secret(TOKEN_PREFIX);
         let at = now();
         let terminal = Terminal {
@@ -186,7 +198,7 @@ impl Roster {
             kind,
             created_at: at,
             last_seen_at: Some(at),
-            group_books: None,
+            group_books,
             client: None,
         };
         self.store

@@ -36,6 +36,26 @@ pub enum Book {
     Me,
 }
 
+impl Book {
+    /// The book's name in paths and in storage: `contacts`, `me` or the group id.
+    pub fn key(&self) -> String {
+        match self {
+            Book::Contacts => "contacts".into(),
+            Book::Me => "me".into(),
+            Book::Group(id) => id.to_string(),
+        }
+    }
+
+    /// The book a key names.
+    pub fn from_key(key: &str) -> Option<Book> {
+        match key {
+            "contacts" => Some(Book::Contacts),
+            "me" => Some(Book::Me),
+            other => other.parse::<Uuid>().ok().map(|id| Book::Group(GroupId(id))),
+        }
+    }
+}
+
 /// What a door shows about a book.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BookInfo {
@@ -416,16 +436,8 @@ impl Roster {
         group_books: Option<bool>,
     ) -> Result<(String, Terminal)> {
         let name = super::account::terminal_name(name, TerminalKind::AppPassword)?;
-        let (password, mut terminal) = self
-            .create_terminal(caller.account.id, name, TerminalKind::AppPassword)
-            .await?;
-        if group_books.is_some() {
-            self.store
-                .set_terminal_group_books(caller.account.id, terminal.id, group_books)
-                .await?;
-            terminal.group_books = group_books;
-        }
-        Ok((password, terminal))
+        self.issue_terminal(caller.account.id, name, TerminalKind::AppPassword, group_books)
+            .await
     }
 
     /// Chooses whether one app password's device lists the per-group books (`None`: as the

@@ -9,7 +9,7 @@
 use super::account::Caller;
 use super::contacts::Book;
 use super::error::{Error, Result};
-use super::ids::{AccountId, GroupId, RegistrationId, TerminalId};
+use super::ids::{AccountId, RegistrationId, TerminalId};
 use super::{Roster, now};
 use crate::bus::Event;
 use crate::push::crypto::{self, VapidKey};
@@ -26,7 +26,6 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
 use url::Url;
-use uuid::Uuid;
 
 /// Name of the stored VAPID key pair (PKCS#8).
 const VAPID_KEY: &str = "webdav-push-vapid-p256";
@@ -233,26 +232,6 @@ pub(crate) struct PushState {
     known: Mutex<HashMap<RegistrationId, String>>,
     /// Registrations to skip for the `me` change that reaches this card revision.
     quiet: Mutex<HashMap<RegistrationId, i64>>,
-}
-
-impl Book {
-    /// How a book is stored: `contacts`, `me` or the group id.
-    pub fn key(&self) -> String {
-        match self {
-            Book::Contacts => "contacts".into(),
-            Book::Me => "me".into(),
-            Book::Group(id) => id.to_string(),
-        }
-    }
-
-    /// The book a stored key names.
-    pub fn from_key(key: &str) -> Option<Book> {
-        match key {
-            "contacts" => Some(Book::Contacts),
-            "me" => Some(Book::Me),
-            other => other.parse::<Uuid>().ok().map(|id| Book::Group(GroupId(id))),
-        }
-    }
 }
 
 fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Error {
@@ -540,6 +519,7 @@ fn topic(keys: &PushKeys, account: AccountId, book: Book) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::GroupId;
 
     fn url(text: &str) -> Url {
         Url::parse(text).unwrap()

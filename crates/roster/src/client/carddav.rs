@@ -105,7 +105,7 @@ pub(crate) async fn run(cx: &Context, command: CarddavCommand) -> anyhow::Result
             cx.out.show(&devices, || {
                 anstream::println!(
                     "Group books for the account: {}",
-                    if default.list_group_books { "on" } else { "off" }
+                    on_off(Some(default.list_group_books))
                 );
                 if devices.is_empty() {
                     anstream::println!("No app passwords yet: `roster carddav add NAME` creates one.");
@@ -153,7 +153,7 @@ pub(crate) async fn run(cx: &Context, command: CarddavCommand) -> anyhow::Result
                 cx.out.show(&settings, || {
                     anstream::println!(
                         "Group books for the account: {}",
-                        if settings.list_group_books { "on" } else { "off" }
+                        on_off(Some(settings.list_group_books))
                     );
                 })
             }

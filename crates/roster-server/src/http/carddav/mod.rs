@@ -16,7 +16,7 @@ use super::AppState;
 use crate::domain::Error;
 use crate::domain::account::Caller;
 use crate::domain::contacts::{Book, BookCard, BookInfo};
-use crate::domain::ids::{AccountId, GroupId};
+use crate::domain::ids::AccountId;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{OriginalUri, State};
@@ -81,10 +81,10 @@ impl Resource {
         match parts.as_slice() {
             ["principals", who] => Some(Resource::Principal(login(who))),
             ["addressbooks", who] => Some(Resource::Home(login(who))),
-            ["addressbooks", who, book] => Some(Resource::Book(login(who), parse_book(book)?)),
+            ["addressbooks", who, book] => Some(Resource::Book(login(who), Book::from_key(book)?)),
             ["addressbooks", who, book, card] if !rest.ends_with('/') => {
                 let id = card.strip_suffix(".vcf")?.parse::<Uuid>().ok()?;
-                Some(Resource::Card(login(who), parse_book(book)?, AccountId(id)))
+                Some(Resource::Card(login(who), Book::from_key(book)?, AccountId(id)))
             }
             _ => None,
         }
@@ -95,14 +95,6 @@ impl Resource {
             Resource::Root => None,
             Resource::Principal(l) | Resource::Home(l) | Resource::Book(l, _) | Resource::Card(l, _, _) => Some(l),
         }
-    }
-}
-
-fn parse_book(segment: &str) -> Option<Book> {
-    match segment {
-        "contacts" => Some(Book::Contacts),
-        "me" => Some(Book::Me),
-        other => other.parse::<Uuid>().ok().map(|id| Book::Group(GroupId(id))),
     }
 }
 
@@ -122,11 +114,7 @@ impl Hrefs {
     }
 
     fn book(&self, book: Book) -> String {
-        match book {
-            Book::Contacts => format!("{}contacts/", self.home()),
-            Book::Me => format!("{}me/", self.home()),
-            Book::Group(id) => format!("{}{id}/", self.home()),
-        }
+        format!("{}{}/", self.home(), book.key())
     }
 
     fn card(&self, book: Book, subject: AccountId) -> String {
@@ -268,8 +256,7 @@ async fn dav(
             return Err(DavError::status(StatusCode::NOT_FOUND));
         }
         let caller = authenticate(&state, &headers).await?;
-        if caller.terminal.client.is_none()
-            && let Some(agent) = user_agent(&headers)
+        if let Some(agent) = user_agent(&headers)
             && let Err(e) = state.roster.note_client(&caller, agent).await
         {
             tracing::warn!(error = %e, "could not remember a terminal's client");
@@ -662,6 +649,7 @@ impl Request<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::GroupId;
 
     #[test]
     fn paths_name_resources() {

@@ -8,7 +8,7 @@ use crate::domain::Error;
 use crate::domain::contacts::{Book, BookCard};
 use crate::domain::ids::AccountId;
 use axum::body::Bytes;
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use roster_proto::api::CardView;
 use std::sync::Arc;
@@ -136,11 +136,7 @@ impl Request<'_> {
     /// An expired or foreign token. DAVx5 restarts on any status naming `valid-sync-token`,
     /// Evolution on 403, and Thunderbird only on 400 (a 403 breaks every later sync there).
     fn invalid_token(&self) -> DavError {
-        let thunderbird = self
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ua| ua.contains("Thunderbird"));
+        let thunderbird = super::user_agent(self.headers).is_some_and(|ua| ua.contains("Thunderbird"));
         let status = if thunderbird {
             StatusCode::BAD_REQUEST
         } else {
