@@ -3,6 +3,7 @@
 use crate::bus::local::LocalBus;
 use crate::config::Config;
 use crate::domain::card::CardRules;
+use crate::domain::doctor::{PHONE_RULES, PhoneReport};
 use crate::domain::push::PushSettings;
 use crate::domain::{Roster, Settings};
 use crate::http::{self, AppState};
@@ -43,6 +44,13 @@ impl Application {
             .load_push_keys()
             .await
             .context("cannot load or create the WebDAV-Push keys")?;
+        if let Some(report) = roster
+            .check_phones_after_upgrade()
+            .await
+            .context("cannot read the stored phone numbers again")?
+        {
+            log_phone_report(&report);
+        }
         let state = AppState {
             roster: roster.clone(),
             metrics: http::metrics::handle(),
@@ -98,6 +106,40 @@ impl Application {
         hub.abort();
         pushes.abort();
         served.context("the HTTP server failed")
+    }
+}
+
+/// `roster doctor`: reads every stored phone number again with today's rules, without
+/// serving; with `apply`, corrects the cards (terminals learn of it at their next sync, or at
+/// once when the server runs in this process).
+pub async fn check_phones(config: &Config, apply: bool) -> anyhow::Result<PhoneReport> {
+    let store = SqliteStore::connect(&config.database_url).await?;
+    let public_url = config.public_url.clone().unwrap_or_default();
+    let roster = Roster::new(
+        Arc::new(store),
+        Arc::new(LocalBus::default()),
+        settings(config, public_url),
+    );
+    Ok(roster.check_phones(apply).await?)
+}
+
+/// Tells the operator what reading the stored phone numbers with new rules found; numbers
+/// are personal data, so the log names accounts, not numbers (`roster doctor` shows them).
+fn log_phone_report(report: &PhoneReport) {
+    tracing::info!(
+        cards = report.cards,
+        numbers = report.numbers,
+        corrected = report.changed.len(),
+        cards_corrected = report.cards_corrected,
+        invalid = report.invalid.len(),
+        rules = PHONE_RULES,
+        "stored phone numbers read again with new phone rules"
+    );
+    for finding in &report.changed {
+        tracing::warn!(account = %finding.account, "a stored phone number was read again and corrected");
+    }
+    for finding in &report.invalid {
+        tracing::warn!(account = %finding.account, "a stored phone number is no longer valid; its owner should correct it");
     }
 }
 

@@ -8,6 +8,7 @@ mod bad_input;
 mod carddav;
 mod feed;
 mod operations;
+mod phones;
 mod push;
 mod story;
 mod stream;

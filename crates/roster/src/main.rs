@@ -23,8 +23,21 @@ struct Cli {
 enum Command {
     /// Run the server (SQLite in ./roster-data by default).
     Serve(ServeArgs),
+    /// Read every stored phone number again with today's rules and list what would change
+    /// (the server does this by itself when it starts with new rules).
+    Doctor(DoctorArgs),
     #[command(flatten)]
     Client(client::Command),
+}
+
+/// `roster doctor`: the server's settings, and whether to correct what is found.
+#[derive(Debug, clap::Args)]
+struct DoctorArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// Store the corrected numbers (one change per card, sent to every terminal).
+    #[arg(long)]
+    fix: bool,
 }
 
 fn init_logging(json: bool) {
@@ -44,11 +57,57 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     app.run_until(roster_server::app::shutdown_signal()).await
 }
 
+async fn doctor(args: DoctorArgs, json: bool) -> anyhow::Result<()> {
+    let config = Config::load(&args.serve)?;
+    let report = roster_server::app::check_phones(&config, args.fix).await?;
+    let finding = |f: &roster_server::domain::doctor::PhoneFinding| {
+        serde_json::json!({
+            "account": f.account.to_string(),
+            "typed": f.typed,
+            "region": f.region,
+            "stored": f.stored.as_str(),
+            "now": f.now.as_ref().map(|n| n.as_str()),
+        })
+    };
+    if json {
+        let out = serde_json::json!({
+            "cards": report.cards,
+            "numbers": report.numbers,
+            "changed": report.changed.iter().map(finding).collect::<Vec<_>>(),
+            "invalid": report.invalid.iter().map(finding).collect::<Vec<_>>(),
+            "cards_corrected": report.cards_corrected,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("{} phone numbers on {} cards read again", report.numbers, report.cards);
+    for f in &report.changed {
+        let now = f.now.as_ref().map_or("", |n| n.as_str());
+        let typed = f.typed.as_deref().unwrap_or("");
+        let region = f.region.as_deref().unwrap_or("");
+        println!("changed  {}  {typed:?} ({region}): {} -> {now}", f.account, f.stored);
+    }
+    for f in &report.invalid {
+        let typed = f.typed.as_deref().unwrap_or("");
+        println!(
+            "invalid  {}  {typed:?}: {} is no longer a valid number",
+            f.account, f.stored
+        );
+    }
+    if args.fix {
+        println!("{} cards corrected", report.cards_corrected);
+    } else if !report.changed.is_empty() {
+        println!("run again with --fix to store the corrected numbers");
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::Doctor(args) => doctor(args, cli.json).await,
         Command::Client(command) => client::run(command, cli.json).await,
     };
     match result {

@@ -19,14 +19,51 @@ pub const MAX_ENTRIES: usize = 20;
 const MAX_NAME: usize = 200;
 const MAX_NOTE: usize = 2000;
 
-/// A phone number of a card.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A phone number of a card. Two are equal when number and type are: how it was typed is
+/// not something other members see, so it changes nothing for them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CardPhone {
     /// The number.
     pub number: E164,
     /// What it is for.
     #[serde(rename = "type")]
     pub kind: PhoneKind,
+    /// The text the member typed and the region it was read in, kept so that the number can
+    /// be read again when the phone metadata improves (absent on cards stored before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typed: Option<TypedPhone>,
+}
+
+impl PartialEq for CardPhone {
+    fn eq(&self, other: &Self) -> bool {
+        self.number == other.number && self.kind == other.kind
+    }
+}
+
+impl Eq for CardPhone {}
+
+impl std::hash::Hash for CardPhone {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.number.hash(state);
+        self.kind.hash(state);
+    }
+}
+
+/// A phone number as its owner typed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TypedPhone {
+    /// The text, trimmed.
+    pub text: String,
+    /// The default region it was read in (`DE`).
+    pub region: String,
+}
+
+impl TypedPhone {
+    /// What [`E164::parse`] reads in this text today: `None` when the region is unknown.
+    pub fn read(&self) -> Option<Result<E164, String>> {
+        let region: Region = self.region.parse().ok()?;
+        Some(E164::parse(&self.text, region))
+    }
 }
 
 /// A validated card. Built only by [`Card::parse`] (or read back from storage).
@@ -109,6 +146,10 @@ impl Card {
                     phones.push(CardPhone {
                         number,
                         kind: phone.kind.unwrap_or_default(),
+                        typed: Some(TypedPhone {
+                            text: phone.number.trim().to_string(),
+                            region: rules.region.to_string(),
+                        }),
                     });
                 }
             }

@@ -9,6 +9,7 @@ use super::account::Caller;
 use super::error::{Error, Result};
 use super::ids::{AccountId, GroupId};
 use super::model::{DirectorySearch, MemberCard, Membership};
+use super::phone::Region;
 use super::{Roster, phone};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -79,15 +80,15 @@ pub fn decode_cursor(cursor: &str) -> Result<AccountId> {
         .ok_or_else(|| Error::invalid("cursor", "not a cursor from a previous page"))
 }
 
-fn search_filter(text: Option<&str>) -> Result<DirectorySearch> {
+fn search_filter(text: Option<&str>, region: Region) -> Result<DirectorySearch> {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok(DirectorySearch::All);
     };
     if text.chars().count() > 100 {
         return Err(Error::invalid("q", "at most 100 characters"));
     }
-    Ok(match phone::search_prefix(text) {
-        Some(digits) => DirectorySearch::PhonePrefix(digits),
+    Ok(match phone::search_prefixes(text, region) {
+        Some(prefixes) => DirectorySearch::PhonePrefixes(prefixes),
         None => DirectorySearch::Name(text.to_lowercase()),
     })
 }
@@ -105,11 +106,11 @@ fn matches(search: &DirectorySearch, card: &CardView) -> bool {
                 .unwrap_or_default();
             name.contains(text.as_str()) || parts.contains(text.as_str())
         }
-        DirectorySearch::PhonePrefix(digits) => card.phones.iter().any(|p| {
+        DirectorySearch::PhonePrefixes(prefixes) => card.phones.iter().any(|p| {
             super::phone::E164::from_stored(p.number.clone())
                 .search_keys()
                 .iter()
-                .any(|k| k.starts_with(digits.as_str()))
+                .any(|k| prefixes.iter().any(|prefix| k.starts_with(prefix.as_str())))
         }),
     }
 }
@@ -132,7 +133,7 @@ impl Roster {
             return Err(Error::invalid("limit", format!("1 to {MAX_PAGE}")));
         }
         let after = cursor.map(decode_cursor).transpose()?;
-        let search = search_filter(query)?;
+        let search = search_filter(query, self.settings.card_rules.region)?;
         self.directory_for(&viewer, after, limit, Some(&search)).await
     }
 
@@ -349,8 +350,8 @@ mod tests {
     fn search_matches_only_visible_fields() {
         let view = card().view(ShareFields::of(&[CardField::Phones])).unwrap();
         assert!(!matches(&DirectorySearch::Name("anna".into()), &view));
-        assert!(matches(&DirectorySearch::PhonePrefix("4930".into()), &view));
-        assert!(matches(&DirectorySearch::PhonePrefix("301".into()), &view));
-        assert!(!matches(&DirectorySearch::PhonePrefix("4940".into()), &view));
+        assert!(matches(&DirectorySearch::PhonePrefixes(vec!["4930".into()]), &view));
+        assert!(matches(&DirectorySearch::PhonePrefixes(vec!["301".into()]), &view));
+        assert!(!matches(&DirectorySearch::PhonePrefixes(vec!["4940".into()]), &view));
     }
 }

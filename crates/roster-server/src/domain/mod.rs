@@ -8,6 +8,7 @@ pub mod account;
 pub mod card;
 pub mod contacts;
 pub mod directory;
+pub mod doctor;
 pub mod error;
 pub mod feed;
 pub mod group;

@@ -217,8 +217,9 @@ pub enum DirectorySearch {
     All,
     /// Members whose name contains this lower-case text.
     Name(String),
-    /// Members with a phone whose digits start with these.
-    PhonePrefix(String),
+    /// Members with a phone whose search keys start with one of these digit prefixes (the
+    /// readings of one search text).
+    PhonePrefixes(Vec<String>),
 }
 
 /// Totals for the metrics endpoint.

@@ -29,15 +29,32 @@ impl FromStr for Region {
     }
 }
 
+impl std::fmt::Display for Region {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.as_ref())
+    }
+}
+
+/// Longest phone number text accepted, in characters (the longest notation of a valid number
+/// is about 25).
+const MAX_TYPED: usize = 40;
+
 impl E164 {
-    /// Parses any common notation; numbers without `+` are read in `region`.
+    /// Parses any notation people type, exactly as libphonenumber does: `+CC …`, the default
+    /// region's international call prefix (`00…`, `011…`), national notation with trunk prefix
+    /// (`030 1234567`), spaces, dashes, dots, parentheses and digits of any script. Numbers
+    /// without a country code are read in `region`.
+    ///
+    /// This is the one place where Roster reads a phone number: the JSON API, CardDAV, the CLI
+    /// and the web pages all come through here. The `phonenumber` crate is the patched copy in
+    /// `vendor/phonenumber` (its release reads many numbers differently from libphonenumber).
     pub fn parse(input: &str, region: Region) -> Result<Self, String> {
         let trimmed = input.trim();
         if trimmed.is_empty() {
             return Err("a phone number is required".into());
         }
-        if trimmed.len() > 40 {
-            return Err("a phone number has at most 40 characters".into());
+        if trimmed.chars().count() > MAX_TYPED {
+            return Err(format!("a phone number has at most {MAX_TYPED} characters"));
         }
         let number =
             phonenumber::parse(Some(region.0), trimmed).map_err(|_| format!("`{trimmed}` is not a phone number"))?;
@@ -75,27 +92,93 @@ impl std::fmt::Display for E164 {
     }
 }
 
-/// Turns a search text into the digits to match against [`E164::search_keys`], or `None`
-/// when the text is not a phone prefix. `+49 30`, `0049 30` → `4930`; `030 1` → `301`.
-pub fn search_prefix(text: &str) -> Option<String> {
+/// The ASCII digit of a decimal digit of any common script (`０`, `٣`, `५`…), as libphonenumber
+/// reads them.
+fn ascii_digit(c: char) -> Option<char> {
+    // The zero of each block of ten decimal digits people type numbers in: ASCII, Arabic-Indic,
+    // Extended Arabic-Indic, NKo, Devanagari, Bengali, Gurmukhi, Gujarati, Oriya, Tamil, Telugu,
+    // Kannada, Malayalam, Thai, Lao, Tibetan, Myanmar, Khmer, Mongolian, full-width.
+    const ZEROS: [u32; 20] = [
+        0x30, 0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66, 0xCE6, 0xD66, 0xE50, 0xED0, 0xF20,
+        0x1040, 0x17E0, 0x1810, 0xFF10,
+    ];
+    let code = u32::from(c);
+    ZEROS
+        .iter()
+        .find(|zero| (**zero..**zero + 10).contains(&code))
+        .and_then(|zero| char::from_digit(code - zero, 10))
+}
+
+/// Punctuation that people type between the digits of a phone number (ASCII and full-width
+/// spaces, dashes, dots, slashes and parentheses).
+fn phone_punctuation(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '-' | '.' | '/' | '(' | ')' | '\u{a0}' | '\u{2010}'
+            ..='\u{2015}' | '\u{2212}' | '\u{3000}' | '\u{ff08}' | '\u{ff09}' | '\u{ff0d}' | '\u{ff0e}' | '\u{ff0f}'
+    )
+}
+
+/// Turns a search text into the digit prefixes to match against [`E164::search_keys`], or
+/// `None` when the text is not (the start of) a phone number. A whole number in any notation
+/// that [`E164::parse`] reads in `region` finds exactly that number; a partial one is tried
+/// after `+`, after the region's (or the common `00`) international call prefix, after its
+/// trunk prefix (or `0`), and as typed. `+49 30`, `0049 30` → `4930`; `030 1` → `301`.
+pub fn search_prefixes(text: &str, region: Region) -> Option<Vec<String>> {
     let text = text.trim();
-    if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit() || " +-()/.".contains(c)) {
-        return None;
+    // A `tel:` URI (RFC 3966), as copied from a web page or a vCard 4.0.
+    let number = match text.get(..4) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("tel:") => &text[4..],
+        _ => text,
+    };
+    let (mut digits, mut plus) = (String::new(), false);
+    for c in number.chars() {
+        match (ascii_digit(c), c) {
+            (Some(d), _) => digits.push(d),
+            (None, '+' | '\u{ff0b}') if digits.is_empty() && !plus => plus = true,
+            (None, c) if phone_punctuation(c) => {}
+            _ => return None,
+        }
     }
-    let digits: String = text.chars().filter(char::is_ascii_digit).collect();
     if digits.is_empty() {
         return None;
     }
-    let digits = if text.starts_with('+') {
-        digits
-    } else if let Some(rest) = digits.strip_prefix("00") {
-        rest.to_string()
-    } else if let Some(rest) = digits.strip_prefix('0') {
-        rest.to_string()
+    let mut prefixes = Vec::new();
+    if let Ok(number) = E164::parse(text, region) {
+        prefixes.push(number.0.trim_start_matches('+').to_string());
+    }
+    if plus {
+        prefixes.push(digits);
     } else {
-        digits
-    };
-    (!digits.is_empty()).then_some(digits)
+        let meta = phonenumber::metadata::DATABASE.by_id(region.0.as_ref());
+        let idd = meta
+            .and_then(|m| m.international_prefix())
+            .and_then(|re| re.find(&digits))
+            .filter(|m| m.start() == 0)
+            .map(|m| m.end());
+        if let Some(end) = idd {
+            prefixes.push(digits[end..].to_string());
+        }
+        if let Some(rest) = meta
+            .and_then(|m| m.national_prefix())
+            .and_then(|prefix| digits.strip_prefix(prefix))
+        {
+            prefixes.push(rest.to_string());
+        }
+        if let Some(rest) = digits.strip_prefix("00") {
+            prefixes.push(rest.to_string());
+        } else if let Some(rest) = digits.strip_prefix('0') {
+            prefixes.push(rest.to_string());
+        }
+        prefixes.push(digits);
+    }
+    let mut unique: Vec<String> = Vec::new();
+    for prefix in prefixes {
+        if !prefix.is_empty() && !unique.contains(&prefix) {
+            unique.push(prefix);
+        }
+    }
+    (!unique.is_empty()).then_some(unique)
 }
 
 #[cfg(test)]
@@ -140,9 +223,10 @@ mod tests {
         let keys = phone.search_keys();
         assert!(keys.contains(&"49301234567".to_string()));
         assert!(keys.contains(&"301234567".to_string()));
-        assert_eq!(search_prefix("+49 30"), Some("4930".into()));
-        assert_eq!(search_prefix("030 12"), Some("3012".into()));
-        assert_eq!(search_prefix("Anna"), None);
+        let first = |text: &str| search_prefixes(text, de()).and_then(|p| p.into_iter().next());
+        assert_eq!(first("+49 30"), Some("4930".into()));
+        assert_eq!(first("030 12"), Some("3012".into()));
+        assert_eq!(first("Anna"), None);
     }
 
     #[test]
@@ -166,7 +250,7 @@ mod tests {
         #[test]
         fn arbitrary_text_never_panics(text in ".{0,60}") {
             let _ = E164::parse(&text, de());
-            let _ = search_prefix(&text);
+            let _ = search_prefixes(&text, de());
         }
     }
 }

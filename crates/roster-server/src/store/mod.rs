@@ -83,6 +83,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// The account's card.
     async fn card(&self, account: AccountId) -> Result<Option<StoredCard>>;
+    /// Every stored card of accounts after `after`, in account order, at most `limit`.
+    async fn cards_page(&self, after: Option<AccountId>, limit: u32) -> Result<Vec<(AccountId, StoredCard)>>;
     /// Replaces the card if its revision is still `expected_revision` (0: no card yet), and
     /// appends an upsert to every group where the member is active and `changed` intersects
     /// the share policy. `Conflict` when the revision moved. Returns the new revision.
@@ -219,6 +221,10 @@ pub trait Store: Send + Sync + 'static {
     /// The secret stored under `name`, storing `candidate` first if there is none yet (so
     /// concurrent first starts agree on one).
     async fn server_key(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>>;
+    /// A value the server keeps about itself (e.g. which phone rules read the stored numbers).
+    async fn server_value(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Sets a value the server keeps about itself.
+    async fn set_server_value(&self, name: &str, value: &[u8]) -> Result<()>;
 
     // Operations
 

@@ -33,6 +33,38 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// Active members (not `viewer`) after `after` with a phone search key starting with
+    /// `digits`, in account order, at most `limit`.
+    async fn phone_prefix_page(
+        &self,
+        group: GroupId,
+        viewer: AccountId,
+        after: Option<AccountId>,
+        limit: u32,
+        digits: &str,
+    ) -> Result<Vec<MemberCard>> {
+        // Walk the matching key range only (':' sorts right after '9'). CROSS JOIN makes
+        // SQLite keep the key range as the outer loop instead of scanning the group in
+        // account order to satisfy ORDER BY.
+        let rows: Vec<MemberCardRow> = sqlx::query_as(
+            "SELECT DISTINCT m.account_id, m.state, m.share, c.card FROM card_phone_keys k \
+             CROSS JOIN memberships m ON m.group_id = ?1 AND m.account_id = k.account_id \
+             CROSS JOIN cards c ON c.account_id = k.account_id \
+             WHERE k.key >= ?4 AND k.key < ?4 || ':' AND m.state = 'active' \
+             AND m.account_id != ?2 AND m.account_id > ?3 \
+             ORDER BY m.account_id LIMIT ?5",
+        )
+        .bind(group.0)
+        .bind(viewer.0)
+        .bind(after.map_or(Uuid::nil(), |a| a.0))
+        .bind(digits)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        rows.into_iter().map(MemberCardRow::into_member_card).collect()
+    }
+
     /// Opens (creating if needed) the database at `url` and runs the migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
@@ -624,6 +656,30 @@ impl Store for SqliteStore {
         .transpose()
     }
 
+    async fn cards_page(&self, after: Option<AccountId>, limit: u32) -> Result<Vec<(AccountId, StoredCard)>> {
+        let rows: Vec<(Uuid, String, i64, i64)> = sqlx::query_as(
+            "SELECT account_id, card, revision, updated_at FROM cards WHERE account_id > ? \
+             ORDER BY account_id LIMIT ?",
+        )
+        .bind(after.map_or(Uuid::nil(), |a| a.0))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?;
+        rows.into_iter()
+            .map(|(account, card, revision, updated_at)| {
+                Ok((
+                    AccountId(account),
+                    StoredCard {
+                        card: parse_card(&card)?,
+                        revision,
+                        updated_at: from_ts(updated_at),
+                    },
+                ))
+            })
+            .collect()
+    }
+
     async fn set_card(
         &self,
         account: AccountId,
@@ -1092,27 +1148,20 @@ impl Store for SqliteStore {
         limit: u32,
         search: &DirectorySearch,
     ) -> Result<Vec<MemberCard>> {
-        if let DirectorySearch::PhonePrefix(digits) = search {
-            // Walk the matching key range only (':' sorts right after '9'). CROSS JOIN makes
-            // SQLite keep the key range as the outer loop instead of scanning the group in
-            // account order to satisfy ORDER BY.
-            let rows: Vec<MemberCardRow> = sqlx::query_as(
-                "SELECT DISTINCT m.account_id, m.state, m.share, c.card FROM card_phone_keys k \
-                 CROSS JOIN memberships m ON m.group_id = ?1 AND m.account_id = k.account_id \
-                 CROSS JOIN cards c ON c.account_id = k.account_id \
-                 WHERE k.key >= ?4 AND k.key < ?4 || ':' AND m.state = 'active' \
-                 AND m.account_id != ?2 AND m.account_id > ?3 \
-                 ORDER BY m.account_id LIMIT ?5",
-            )
-            .bind(group.0)
-            .bind(viewer.0)
-            .bind(after.map_or(Uuid::nil(), |a| a.0))
-            .bind(digits)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(internal)?;
-            return rows.into_iter().map(MemberCardRow::into_member_card).collect();
+        if let DirectorySearch::PhonePrefixes(prefixes) = search {
+            // Each reading of the search text walks its own key range; the pages are merged in
+            // account order. A search has a handful of readings at most.
+            let mut found: Vec<MemberCard> = Vec::new();
+            for prefix in prefixes {
+                for card in self.phone_prefix_page(group, viewer, after, limit, prefix).await? {
+                    if !found.iter().any(|f| f.account_id == card.account_id) {
+                        found.push(card);
+                    }
+                }
+            }
+            found.sort_by_key(|card| card.account_id);
+            found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            return Ok(found);
         }
         let name = match search {
             DirectorySearch::Name(text) => Some(format!("%{}%", escape_like(text))),
@@ -1435,6 +1484,27 @@ impl Store for SqliteStore {
             .fetch_one(&self.pool)
             .await
             .map_err(internal)
+    }
+
+    async fn server_value(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        sqlx::query_scalar("SELECT value FROM server_keys WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)
+    }
+
+    async fn set_server_value(&self, name: &str, value: &[u8]) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO server_keys (name, value) VALUES (?1, ?2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(())
     }
 
     async fn counts(&self) -> Result<Counts> {

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod carddav;
+mod doctor;
 mod errors;
 mod interop;
 mod serve;

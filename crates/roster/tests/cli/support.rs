@@ -68,6 +68,11 @@ impl Server {
         }
     }
 
+    /// The URL of its database.
+    pub fn database_url(&self) -> String {
+        format!("sqlite://{}", self.dir.path().join("roster.db").display())
+    }
+
     /// Starts it again on the same port with the same database.
     pub fn restart(&mut self) {
         self.stop();
