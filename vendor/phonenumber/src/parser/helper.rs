@@ -180,7 +180,9 @@ pub fn country_code<'a>(
                     if retry.country == country::Source::Idd
                         && retry.national.len() > consts::MIN_LENGTH_FOR_NSN
                     {
-                        if let Some(found) = leading_country_code(database, retry) {
+                        if let Some(mut found) = leading_country_code(database, retry) {
+                            // The country code still came after a `+`.
+                            found.country = country::Source::Plus;
                             return Ok(found);
                         }
                     }
