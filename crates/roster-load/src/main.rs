@@ -108,6 +108,7 @@ async fn seed(members: usize, terminals: usize) -> anyhow::Result<Seed> {
             login: format!("member{i}"),
             password: "load-test-password".into(),
             display_name: None,
+            invite: None,
         };
         let account = roster.register(&request, None).await?;
         let (token, _) = roster
