@@ -491,9 +491,12 @@ async fn an_app_password_opens_carddav_and_no_json_endpoint_nor_the_stream() {
     assert_eq!(dav.propfind(principal, "0", "").await.status, StatusCode::MULTI_STATUS);
     // A session token is no CardDAV password.
     let with_token = crate::carddav::Dav::with_password(&anna, &anna.token);
-    assert_eq!(
-        with_token.propfind(principal, "0", "").await.status,
-        StatusCode::UNAUTHORIZED
+    let refused = with_token.propfind(principal, "0", "").await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        !refused.body.contains("Secret") && !refused.body.contains("+49"),
+        "{}",
+        refused.body
     );
 
     // The session terminal may do all of it.
