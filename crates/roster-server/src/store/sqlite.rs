@@ -403,6 +403,26 @@ async fn set_state(
     Ok(())
 }
 
+/// Stores a new account; `Conflict` when the login is taken.
+pub(super) async fn insert_account(conn: &mut SqliteConnection, account: &Account, password_hash: &str) -> Result<()> {
+    let result =
+        sqlx::query("INSERT INTO accounts (id, login, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(account.id.0)
+            .bind(&account.login)
+            .bind(&account.display_name)
+            .bind(password_hash)
+            .bind(ts(account.created_at))
+            .execute(&mut *conn)
+            .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(Error::Conflict(format!("the login `{}` is taken", account.login)))
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
+
 /// Remembers the version at which a membership became active.
 async fn mark_joined(conn: &mut SqliteConnection, change: &Change) -> Result<()> {
     sqlx::query("UPDATE memberships SET joined_version = ? WHERE group_id = ? AND account_id = ?")
@@ -485,23 +505,8 @@ pub(super) async fn join_in(tx: &mut SqliteConnection, joining: &Joining) -> Res
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_account(&self, account: &Account, password_hash: &str) -> Result<()> {
-        let result = sqlx::query(
-            "INSERT INTO accounts (id, login, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(account.id.0)
-        .bind(&account.login)
-        .bind(&account.display_name)
-        .bind(password_hash)
-        .bind(ts(account.created_at))
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(Error::Conflict(format!("the login `{}` is taken", account.login)))
-            }
-            Err(e) => Err(internal(e)),
-        }
+        let mut conn = self.pool.acquire().await.map_err(internal)?;
+        insert_account(&mut conn, account, password_hash).await
     }
 
     async fn account_auth(&self, login: &str) -> Result<Option<AccountAuth>> {

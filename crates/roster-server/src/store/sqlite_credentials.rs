@@ -2,10 +2,10 @@
 
 use super::Joining;
 use super::credentials::{CredentialStore, LockRule, LoginFailures, PasswordChange};
-use super::sqlite::{SqliteStore, from_ts, internal, join_in, ts};
+use super::sqlite::{SqliteStore, from_ts, insert_account, internal, join_in, ts};
+use crate::domain::Result;
 use crate::domain::ids::TerminalId;
 use crate::domain::model::{Account, Change};
-use crate::domain::{Error, Result};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -120,23 +120,7 @@ impl CredentialStore for SqliteStore {
         joining: &Joining,
     ) -> Result<Vec<Change>> {
         let mut tx = self.write().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO accounts (id, login, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(account.id.0)
-        .bind(&account.login)
-        .bind(&account.display_name)
-        .bind(password_hash)
-        .bind(ts(account.created_at))
-        .execute(&mut *tx)
-        .await;
-        match inserted {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                return Err(Error::Conflict(format!("the login `{}` is taken", account.login)));
-            }
-            Err(e) => return Err(internal(e)),
-        }
+        insert_account(&mut tx, account, password_hash).await?;
         let changes = join_in(&mut tx, joining).await?;
         tx.commit().await.map_err(internal)?;
         Ok(changes)
