@@ -59,7 +59,15 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "A session terminal's token (POST /api/v1/sessions). App passwords open CardDAV only \
+                         and are refused here with 403.",
+                    ))
+                    .build(),
+            ),
         );
     }
 }
