@@ -4,10 +4,10 @@
 use crate::error::{Error, Result};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use roster_proto::api::{
-    AccountView, AppPasswordRequest, AppPasswordResponse, CardInput, ChangesPage, CreateGroupRequest,
-    CreateInviteRequest, DirectoryPage, DirectorySettings, GroupView, InviteView, JoinResponse, LoginRequest,
-    LoginResponse, MemberView, MyCard, Problem, RegisterRequest, SharePolicy, TerminalBooks, TerminalView,
-    problem_type,
+    AccountView, AppPasswordRequest, AppPasswordResponse, CardInput, ChangePasswordRequest, ChangesPage,
+    CreateGroupRequest, CreateInviteRequest, DirectoryPage, DirectorySettings, GroupView, InviteView, JoinResponse,
+    LoginRequest, LoginResponse, MemberView, MyCard, PasswordChanged, Problem, RegisterRequest, SharePolicy,
+    TerminalBooks, TerminalView, problem_type,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -123,6 +123,12 @@ impl Client {
     /// GET /api/v1/me
     pub async fn me(&self) -> Result<AccountView> {
         self.get("/me").await
+    }
+
+    /// PUT /api/v1/me/password: a new main password; the server revokes the other terminals
+    /// (app passwords too, unless kept).
+    pub async fn change_password(&self, request: &ChangePasswordRequest) -> Result<PasswordChanged> {
+        self.with_body(Method::PUT, "/me/password", request).await
     }
 
     /// GET /api/v1/terminals

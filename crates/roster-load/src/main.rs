@@ -74,6 +74,9 @@ enum Test {
 struct Seed {
     _dir: tempfile::TempDir,
     database_url: String,
+    /// Configuration for the server: per-account limits lifted, since one writer changes its
+    /// card every round and one account may hold many of the measured streams.
+    config: std::path::PathBuf,
     tokens: Vec<String>,
     writer_token: String,
     writer: Uuid,
@@ -99,6 +102,7 @@ async fn seed(members: usize, terminals: usize) -> anyhow::Result<Seed> {
     config.default_region = "DE".parse().map_err(|e: String| anyhow::anyhow!(e))?;
     config.rates.registrations_per_hour = u32::MAX;
     config.rates.invites_per_hour = u32::MAX;
+    config.rates.card_writes_per_minute = u32::MAX;
     let store = Arc::new(SqliteStore::connect(&database_url).await?);
     let roster = Roster::new(store, Arc::new(LocalBus::default()), settings(&config, String::new()));
     let mut callers = Vec::new();
@@ -108,6 +112,7 @@ async fn seed(members: usize, terminals: usize) -> anyhow::Result<Seed> {
             login: format!("member{i}"),
             password: "load-test-password".into(),
             display_name: None,
+            invite: None,
         };
         let account = roster.register(&request, None).await?;
         let (token, _) = roster
@@ -151,8 +156,15 @@ async fn seed(members: usize, terminals: usize) -> anyhow::Result<Seed> {
         callers.len(),
         started.elapsed()
     );
+    let config = dir.path().join("load.toml");
+    std::fs::write(
+        &config,
+        "card_writes_per_minute = 4294967295\nstream_connects_per_minute = 4294967295\n\
+         streams_per_account = 4294967295\nreads_per_minute = 4294967295\n",
+    )?;
     Ok(Seed {
         _dir: dir,
+        config,
         database_url,
         tokens,
         writer_token: writer_token.clone(),
@@ -338,6 +350,8 @@ async fn main() -> anyhow::Result<()> {
             &server_addr.to_string(),
             "--database-url",
             &seed.database_url,
+            "--config",
+            &seed.config.to_string_lossy(),
         ])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

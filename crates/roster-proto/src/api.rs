@@ -54,6 +54,10 @@ pub struct RegisterRequest {
     /// How the account is shown to group members (defaults to the login).
     #[serde(default)]
     pub display_name: Option<String>,
+    /// An invite code (or link) to accept together with the registration; required when the
+    /// server's registration is invite-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invite: Option<String>,
 }
 
 /// An account as its owner sees it.
@@ -165,6 +169,26 @@ pub struct TerminalView {
     /// App passwords: the client (User-Agent) that first used it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
+}
+
+/// `PUT /api/v1/me/password`: a new main password, confirmed with the current one.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChangePasswordRequest {
+    /// The account's current password.
+    pub current_password: String,
+    /// The new password: at least 8 characters.
+    pub new_password: String,
+    /// Keep the app passwords (CardDAV devices) working; every other terminal but the calling
+    /// one is revoked in any case. Default: false, everything else is revoked.
+    #[serde(default)]
+    pub keep_app_passwords: bool,
+}
+
+/// The answer to a password change.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PasswordChanged {
+    /// The terminals revoked by the change.
+    pub revoked_terminals: Vec<Uuid>,
 }
 
 /// `DELETE /api/v1/me`: deleting an account asks for its password again.

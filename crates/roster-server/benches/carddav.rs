@@ -81,6 +81,8 @@ async fn seed(members: usize) -> Seeded {
     let mut config = Config::new(url);
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.rates.reads_per_minute = u32::MAX;
+    config.rates.multiget_cards_per_minute = u32::MAX;
+    config.rates.card_writes_per_minute = u32::MAX;
     config.max_group_size = 200_000;
     let app = Application::build(config).await.unwrap();
     let base = format!("http://{}", app.local_addr());

@@ -54,6 +54,7 @@ impl Application {
         let state = AppState {
             roster: roster.clone(),
             metrics: http::metrics::handle(),
+            trusted_proxies: config.trusted_proxies.clone().into(),
         };
         let router = http::router(state, config.max_body_bytes);
         Ok(Application {
@@ -166,6 +167,7 @@ pub fn settings(config: &Config, public_url: String) -> Settings {
         sync_page: config.carddav_sync_page,
         log_keep_versions: config.log_keep_versions,
         log_keep_for: config.log_keep_for,
+        registration: config.registration,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Server configuration: command-line flags and `ROSTER_*` environment variables over an
 //! optional TOML file over defaults, validated once into a [`Config`].
 
+use crate::domain::account::Registration;
 use crate::domain::limits::RateSettings;
 use crate::domain::phone::Region;
 use crate::domain::push::{PushOrigin, default_push_origins};
@@ -44,6 +45,14 @@ pub struct ServeArgs {
     /// Most cards in one page of a CardDAV sync-collection answer [default: 1000].
     #[arg(long, env = "ROSTER_CARDDAV_SYNC_PAGE")]
     pub carddav_sync_page: Option<usize>,
+    /// Who may create accounts: `open`, `invite-only` (only with a valid invite code) or
+    /// `closed` [default: open].
+    #[arg(long, env = "ROSTER_REGISTRATION")]
+    pub registration: Option<String>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed, comma-separated addresses or
+    /// networks (`127.0.0.1`, `10.0.0.0/8`, `::1`) [default: none].
+    #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// Keys of the optional TOML file.
@@ -71,6 +80,13 @@ struct FileConfig {
     push_allowed_origins: Option<Vec<String>>,
     push_contact: Option<String>,
     push_coalesce_ms: Option<u64>,
+    registration: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    password_checks_per_hour: Option<u32>,
+    card_writes_per_minute: Option<u32>,
+    multiget_cards_per_minute: Option<u32>,
+    stream_connects_per_minute: Option<u32>,
+    streams_per_account: Option<u32>,
 }
 
 /// The validated configuration of one server.
@@ -113,6 +129,10 @@ pub struct Config {
     /// Most cards in one page of a sync-collection answer; longer ones continue in pages
     /// (RFC 6578 §3.6), which DAVx5 saves one by one.
     pub carddav_sync_page: usize,
+    /// Who may create accounts.
+    pub registration: Registration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Config {
@@ -137,6 +157,8 @@ impl Config {
             push_contact: None,
             push_coalesce: Duration::from_millis(1500),
             carddav_sync_page: 1000,
+            registration: Registration::Open,
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -200,6 +222,26 @@ impl Config {
         rates.registrations_per_hour = file.registrations_per_hour.unwrap_or(rates.registrations_per_hour);
         rates.invites_per_hour = file.invites_per_hour.unwrap_or(rates.invites_per_hour);
         rates.reads_per_minute = file.reads_per_minute.unwrap_or(rates.reads_per_minute);
+        rates.password_checks_per_hour = file.password_checks_per_hour.unwrap_or(rates.password_checks_per_hour);
+        rates.card_writes_per_minute = file.card_writes_per_minute.unwrap_or(rates.card_writes_per_minute);
+        rates.multiget_cards_per_minute = file
+            .multiget_cards_per_minute
+            .unwrap_or(rates.multiget_cards_per_minute);
+        rates.stream_connects_per_minute = file
+            .stream_connects_per_minute
+            .unwrap_or(rates.stream_connects_per_minute);
+        rates.streams_per_account = file.streams_per_account.unwrap_or(rates.streams_per_account).max(1);
+        if let Some(mode) = args.registration.clone().or(file.registration) {
+            config.registration = mode.parse().map_err(|e: String| anyhow::anyhow!("registration: {e}"))?;
+        }
+        if let Some(proxies) = args.trusted_proxies.clone().or(file.trusted_proxies) {
+            config.trusted_proxies = proxies
+                .iter()
+                .map(|p| p.trim())
+                .filter(|p| !p.is_empty())
+                .map(parse_network)
+                .collect::<anyhow::Result<_>>()?;
+        }
         config.carddav_main_password = file.carddav_main_password.unwrap_or(false);
         config.carddav_sync_page = positive(
             "carddav_sync_page",
@@ -230,6 +272,13 @@ impl Config {
         config.log_json = args.log_json;
         Ok(config)
     }
+}
+
+/// An address (a network of one) or a network in CIDR notation.
+fn parse_network(text: &str) -> anyhow::Result<ipnet::IpNet> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| anyhow::anyhow!("trusted_proxies: `{text}` is neither an address nor a network (10.0.0.0/8)"))
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileConfig> {
@@ -299,6 +348,49 @@ mod tests {
                 .to_string()
                 .contains("carddav_sync_page")
         );
+    }
+
+    #[test]
+    fn registration_mode_and_trusted_proxies_come_from_file_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            "registration = \"invite-only\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            database_url: Some("sqlite::memory:".into()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.registration, Registration::InviteOnly);
+        let proxies: Vec<String> = config.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "::1/128"]);
+        let args = ServeArgs {
+            registration: Some("closed".into()),
+            trusted_proxies: Some(vec!["127.0.0.1".into()]),
+            ..args
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.registration, Registration::Closed);
+        assert_eq!(config.trusted_proxies.len(), 1);
+        let defaults = Config::new("sqlite::memory:");
+        assert_eq!(defaults.registration, Registration::Open);
+        assert!(defaults.trusted_proxies.is_empty());
+        for (bad, what) in [
+            ("registration = \"maybe\"\n", "registration"),
+            ("trusted_proxies = [\"proxy.example.org\"]\n", "trusted_proxies"),
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let args = ServeArgs {
+                config: Some(file.clone()),
+                database_url: Some("sqlite::memory:".into()),
+                ..ServeArgs::default()
+            };
+            assert!(Config::load(&args).unwrap_err().to_string().contains(what), "{bad}");
+        }
     }
 
     #[test]

@@ -6,7 +6,9 @@
 mod authorization;
 mod bad_input;
 mod carddav;
+mod credentials;
 mod feed;
+mod members;
 mod operations;
 mod phones;
 mod push;

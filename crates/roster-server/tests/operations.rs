@@ -41,6 +41,7 @@ async fn health_metrics_and_openapi() {
     for (path, method) in [
         ("/api/v1/accounts", "post"),
         ("/api/v1/sessions", "post"),
+        ("/api/v1/me/password", "put"),
         ("/api/v1/me/card", "put"),
         ("/api/v1/groups/{id}/directory", "get"),
         ("/api/v1/groups/{id}/changes", "get"),

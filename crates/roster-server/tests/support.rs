@@ -48,6 +48,10 @@ pub fn test_config(dir: &TempDir) -> Config {
     config.rates.logins_per_minute = 10_000;
     config.rates.reads_per_minute = 100_000;
     config.rates.invites_per_hour = 10_000;
+    config.rates.password_checks_per_hour = 10_000;
+    config.rates.card_writes_per_minute = 100_000;
+    config.rates.multiget_cards_per_minute = 1_000_000;
+    config.rates.stream_connects_per_minute = 100_000;
     config
 }
 
@@ -76,6 +80,26 @@ impl TestServer {
             stop: Some(stop),
             task: Some(task),
         }
+    }
+
+    /// Stops the server and starts it again on the same database with another configuration.
+    pub async fn restart_with(&mut self, tweak: impl FnOnce(&mut Config)) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server ran");
+        }
+        let mut config = test_config(&self.dir);
+        tweak(&mut config);
+        let app = Application::build(config).await.expect("server builds");
+        self.base = format!("http://{}", app.local_addr());
+        self.roster = app.roster();
+        let (stop, stopped) = oneshot::channel::<()>();
+        self.task = Some(tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        })));
+        self.stop = Some(stop);
     }
 
     /// Stops the server gracefully and waits for it.

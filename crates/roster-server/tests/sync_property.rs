@@ -107,6 +107,7 @@ async fn run(steps: Vec<Step>) {
                     login: login.clone(),
                     password: "long enough".into(),
                     display_name: None,
+                    invite: None,
                 },
                 None,
             )
@@ -120,6 +121,7 @@ async fn run(steps: Vec<Step>) {
                     terminal_name: None,
                 },
                 TerminalKind::Session,
+                None,
             )
             .await
             .unwrap();

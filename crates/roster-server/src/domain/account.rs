@@ -2,19 +2,51 @@
 //! revocation, lock-out on password guessing, and account deletion.
 
 use super::error::{Error, FieldErrors, Result};
+use super::group::invite_code;
 use super::ids::{AccountId, TerminalId};
+use super::limits::client_network;
 use super::model::{Account, NewTerminal, Terminal};
+use super::share_policy::ShareFields;
 use super::{Roster, now};
+use crate::store::Joining;
+use crate::store::credentials::{LockRule, PasswordChange};
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use roster_proto::api::{LoginRequest, RegisterRequest, TerminalKind};
+use roster_proto::api::{
+    ChangePasswordRequest, JoinPolicy, LoginRequest, MembershipState, RegisterRequest, TerminalKind,
+};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::sync::LazyLock;
 use std::time::Duration;
+
+/// Who may create accounts, as the operator sets it (`registration` in the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Registration {
+    /// Anyone may register.
+    #[default]
+    Open,
+    /// An account is created only together with accepting a valid invite code.
+    InviteOnly,
+    /// Nobody may register; existing accounts keep working.
+    Closed,
+}
+
+impl std::str::FromStr for Registration {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "open" => Ok(Registration::Open),
+            "invite-only" => Ok(Registration::InviteOnly),
+            "closed" => Ok(Registration::Closed),
+            other => Err(format!("`{other}` is none of open, invite-only, closed")),
+        }
+    }
+}
 
 /// The caller of a request: an account acting through one of its terminals.
 #[derive(Debug, Clone)]
@@ -31,6 +63,13 @@ const MAX_PASSWORD: usize = 1024;
 const MAX_TERMINAL_NAME: usize = 100;
 // Seen timestamps are written at most this often per terminal, not on every request.
 const SEEN_RESOLUTION: Duration = Duration::from_secs(60);
+/// Most doublings of a lock-out's length for one client network (15 min → 16 h by default).
+const MAX_LOCK_DOUBLINGS: i64 = 6;
+/// Failed-login counters untouched this long are forgotten.
+const LOGIN_FAILURES_KEPT: Duration = Duration::from_secs(24 * 3600);
+/// Why an app password is refused outside CardDAV.
+pub const APP_PASSWORD_SCOPE: &str =
+    "an app password opens CardDAV only; log in with the account's password for the JSON API";
 
 /// A hash to verify against when the login does not exist, so that a wrong login takes as
 /// long as a wrong password.
@@ -96,8 +135,15 @@ pub(crate) fn terminal_name(name: Option<&str>, kind: TerminalKind) -> Result<St
 }
 
 impl Roster {
-    /// Registers an account.
+    /// Registers an account, as the server's [`Registration`] mode allows; with an invite
+    /// code, the account joins that group in the same write (invite-only servers demand one).
     pub async fn register(&self, request: &RegisterRequest, client: Option<IpAddr>) -> Result<Account> {
+        let mode = self.settings.registration;
+        if mode == Registration::Closed {
+            return Err(Error::Forbidden(
+                "registration is closed on this server: ask its operator for an account".into(),
+            ));
+        }
         let mut errors = FieldErrors::default();
         let login = errors.check("login", parse_login(&request.login));
         let password_ok = (MIN_PASSWORD..=MAX_PASSWORD).contains(&request.password.chars().count());
@@ -112,62 +158,137 @@ impl Roster {
             Some(d) => Some(d.to_string()),
             None => login.clone(),
         };
+        let code = request.invite.as_deref().map(invite_code).filter(|c| !c.is_empty());
+        if mode == Registration::InviteOnly && code.is_none() {
+            errors.add(
+                "invite",
+                "this server creates accounts only together with an invite code",
+            );
+        }
         let (login, display_name) = errors.finish(|| (login.unwrap_or_default(), display_name.unwrap_or_default()))?;
         self.limits.registration(client)?;
+        // The invite is checked before any hashing, so made-up codes cost nothing; its use is
+        // counted (and checked again) in the write that creates the account.
+        let at = now();
+        let invite = match code {
+            Some(code) => {
+                let invite = self
+                    .store
+                    .invite_by_code(&secret_hash(code))
+                    .await?
+                    .ok_or(Error::NotFound("invite"))?;
+                if !invite.usable(at) {
+                    return Err(Error::InviteUnusable);
+                }
+                Some((invite.id, self.load_group(invite.group_id).await?))
+            }
+            None => None,
+        };
         let password = request.password.clone();
         let hash = blocking(move || hash_password(&password)).await??;
         let account = Account {
             id: AccountId::random(),
             login,
             display_name,
-            created_at: now(),
+            created_at: at,
         };
-        self.store.create_account(&account, &hash).await?;
+        match invite {
+            None => self.store.create_account(&account, &hash).await?,
+            Some((invite, group)) => {
+                let state = if group.join_policy == JoinPolicy::Approval {
+                    MembershipState::Pending
+                } else {
+                    MembershipState::Active
+                };
+                let joining = Joining {
+                    group_id: group.id,
+                    account_id: account.id,
+                    state,
+                    share: ShareFields::default_policy(),
+                    invite: Some(invite),
+                    at,
+                };
+                let changes = self.store.create_account_joining(&account, &hash, &joining).await?;
+                self.announce(&[(account.id, group.id)], &changes);
+                tracing::info!(group = %group.id, account = %account.id, ?state, "invite accepted at registration");
+            }
+        }
         tracing::info!(account = %account.id, "account registered");
         Ok(account)
     }
 
     /// Logs in: checks the password and creates a terminal. Returns its credential, shown once.
-    pub async fn login(&self, request: &LoginRequest, kind: TerminalKind) -> Result<(String, Terminal, Account)> {
+    pub async fn login(
+        &self,
+        request: &LoginRequest,
+        kind: TerminalKind,
+        client: Option<IpAddr>,
+    ) -> Result<(String, Terminal, Account)> {
         let name = terminal_name(request.terminal_name.as_deref(), kind)?;
         let login = request.login.trim().to_ascii_lowercase();
-        self.limits.login(&login)?;
-        let account = self.check_password(&login, &request.password).await?;
+        self.limits.login(client)?;
+        let account = self.check_password(&login, &request.password, client).await?;
         let (token, terminal) = self.create_terminal(account.id, name, kind).await?;
         Ok((token, terminal, account))
     }
 
-    /// Verifies a login and password, with lock-out after repeated failures.
-    pub async fn check_password(&self, login: &str, password: &str) -> Result<Account> {
-        let stored = self.store.account_auth(login).await?;
-        let Some(auth) = stored else {
-            let password = password.to_string();
-            blocking(move || DUMMY_HASH.as_deref().map(|h| verify_password(&password, h))).await?;
-            return Err(Error::Unauthorized);
-        };
+    /// Verifies a login and password, with a lock-out after repeated failures that holds for
+    /// the client network they came from only: guesses from elsewhere never lock the owner
+    /// out. Unknown logins are counted and answered exactly as known ones.
+    pub async fn check_password(&self, login: &str, password: &str, client: Option<IpAddr>) -> Result<Account> {
+        let network = client_network(client);
+        // A login that breaks the (public) naming rules cannot exist: it gets no counter, so
+        // counters stay few and short whatever names an attacker makes up.
+        let countable = parse_login(login).is_ok_and(|l| l == login);
         let at = now();
-        if let Some(until) = auth.locked_until.filter(|until| *until > at) {
+        let counted = if countable {
+            self.store.login_failures(login, &network).await?
+        } else {
+            None
+        };
+        if let Some(until) = counted.and_then(|c| c.locked_until).filter(|until| *until > at) {
             return Err(Error::RateLimited {
                 retry_after: Duration::try_from(until - at).unwrap_or_default(),
             });
         }
-        let (password, hash) = (password.to_string(), auth.password_hash.clone());
-        if blocking(move || verify_password(&password, &hash)).await? {
-            if auth.failed_logins != 0 || auth.locked_until.is_some() {
-                self.store.set_login_failures(auth.account.id, 0, None).await?;
-            }
-            return Ok(auth.account);
-        }
-        let failures = auth.failed_logins + 1;
-        if failures >= self.settings.lockout_after {
-            tracing::warn!(account = %auth.account.id, "account locked after repeated failed logins");
-            self.store
-                .set_login_failures(auth.account.id, 0, Some(at + self.settings.lockout_for))
-                .await?;
+        let stored = if countable {
+            self.store.account_auth(login).await?
         } else {
-            self.store.set_login_failures(auth.account.id, failures, None).await?;
+            None
+        };
+        // A wrong login takes as long as a wrong password.
+        let hash = stored.as_ref().map(|a| a.password_hash.clone());
+        let password = password.to_string();
+        let verified = blocking(move || match hash {
+            Some(hash) => verify_password(&password, &hash),
+            None => {
+                let _ = DUMMY_HASH.as_deref().map(|h| verify_password(&password, h));
+                false
+            }
+        })
+        .await?;
+        match stored {
+            Some(auth) if verified => {
+                if counted.is_some() {
+                    self.store.clear_login_failures(login, &network).await?;
+                }
+                Ok(auth.account)
+            }
+            _ => {
+                if countable {
+                    let rule = LockRule {
+                        every: self.settings.lockout_after,
+                        lock_for: i64::try_from(self.settings.lockout_for.as_secs()).unwrap_or(i64::MAX / 1024),
+                        max_doublings: MAX_LOCK_DOUBLINGS,
+                    };
+                    let state = self.store.record_login_failure(login, &network, rule, at).await?;
+                    if state.locked_until.is_some_and(|until| until > at) && state.failures % rule.every.max(1) == 0 {
+                        tracing::warn!(%network, "login locked for one client network after repeated failures");
+                    }
+                }
+                Err(Error::Unauthorized)
+            }
         }
-        Err(Error::Unauthorized)
     }
 
     /// Creates a terminal with a fresh credential for an already authenticated account.
@@ -210,8 +331,18 @@ impl Roster {
         Ok((token, terminal))
     }
 
-    /// Resolves a terminal credential to its caller, and records that the terminal was seen.
+    /// Resolves a session terminal's credential (a login token) to its caller: the key of
+    /// the JSON API and the stream. An app password is refused here: it opens CardDAV only.
     pub async fn authenticate(&self, token: &str) -> Result<Caller> {
+        let caller = self.resolve_credential(token).await?;
+        match caller.terminal.kind {
+            TerminalKind::Session => Ok(caller),
+            TerminalKind::AppPassword => Err(Error::Forbidden(APP_PASSWORD_SCOPE.into())),
+        }
+    }
+
+    /// Resolves any terminal credential to its caller, and records that the terminal was seen.
+    pub(crate) async fn resolve_credential(&self, token: &str) -> Result<Caller> {
         if token.is_empty() || token.len() > 200 {
             return Err(Error::Unauthorized);
         }
@@ -244,18 +375,30 @@ impl Roster {
         }
     }
 
-    /// Deletes the caller's account after checking its password again; the account leaves
-    /// every group and its groups without other members are deleted.
-    pub async fn delete_account(&self, caller: &Caller, password: &str) -> Result<()> {
+    /// Checks the caller's main password again before a grave change; limited per account,
+    /// and refused to anything but a session terminal.
+    async fn confirm_password(&self, caller: &Caller, password: &str) -> Result<()> {
+        if caller.terminal.kind != TerminalKind::Session {
+            return Err(Error::Forbidden(APP_PASSWORD_SCOPE.into()));
+        }
+        self.limits.password_check(caller.account.id)?;
         let auth = self
             .store
             .account_auth_by_id(caller.account.id)
             .await?
             .ok_or(Error::Unauthorized)?;
         let (password, hash) = (password.to_string(), auth.password_hash);
-        if !blocking(move || verify_password(&password, &hash)).await? {
-            return Err(Error::Forbidden("the password is wrong".into()));
+        if blocking(move || verify_password(&password, &hash)).await? {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("the password is wrong".into()))
         }
+    }
+
+    /// Deletes the caller's account after checking its password again; the account leaves
+    /// every group and its groups without other members are deleted.
+    pub async fn delete_account(&self, caller: &Caller, password: &str) -> Result<()> {
+        self.confirm_password(caller, password).await?;
         let changes = self.store.delete_account(caller.account.id, now()).await?;
         self.bus.publish(crate::bus::Event::AccountClosed {
             account: caller.account.id,
@@ -265,10 +408,45 @@ impl Roster {
         Ok(())
     }
 
+    /// Changes the caller's main password after checking the current one, and revokes every
+    /// other terminal: sessions always, app passwords unless `keep_app_passwords` (a phone
+    /// then keeps syncing). Returns the revoked terminals.
+    pub async fn change_password(&self, caller: &Caller, request: &ChangePasswordRequest) -> Result<Vec<TerminalId>> {
+        if !(MIN_PASSWORD..=MAX_PASSWORD).contains(&request.new_password.chars().count()) {
+            return Err(Error::invalid(
+                "new_password",
+                format!("{MIN_PASSWORD} to {MAX_PASSWORD} characters"),
+            ));
+        }
+        self.confirm_password(caller, &request.current_password).await?;
+        let password = request.new_password.clone();
+        let hash = blocking(move || hash_password(&password)).await??;
+        let revoked = self
+            .store
+            .change_password(&PasswordChange {
+                account: caller.account.id,
+                password_hash: &hash,
+                keep: caller.terminal.id,
+                keep_app_passwords: request.keep_app_passwords,
+                at: now(),
+            })
+            .await?;
+        for terminal in &revoked {
+            self.bus
+                .publish(crate::bus::Event::TerminalRevoked { terminal: *terminal });
+        }
+        tracing::info!(account = %caller.account.id, revoked = revoked.len(), "password changed");
+        Ok(revoked)
+    }
+
     /// Periodic upkeep: forgets idle rate-limit keys, compacts change logs and deletes lapsed
     /// push subscriptions.
     pub async fn housekeeping(&self) {
         self.limits.shrink();
+        let at = now();
+        if let Err(e) = self.store.purge_login_failures(at - LOGIN_FAILURES_KEPT, at).await {
+            tracing::error!(error = ?e, "login-failure clean-up failed");
+        }
         if let Err(e) = self.compact_log().await {
             tracing::error!(error = ?e, "change-log compaction failed");
         }

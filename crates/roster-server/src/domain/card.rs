@@ -346,6 +346,8 @@ impl Roster {
         expected: Option<i64>,
         quiet: &DontNotify,
     ) -> Result<StoredCard> {
+        // Each write may reach every member of every group: limited per account.
+        self.limits.card_write(caller.account.id)?;
         // Without If-Match, a concurrent writer only means reading again and retrying.
         for _ in 0..5 {
             let current = self.store.card(caller.account.id).await?;

@@ -19,6 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use roster_proto::api::{CardView, DirectorySettings, TerminalKind};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use uuid::Uuid;
 
@@ -321,6 +322,73 @@ impl ListingKey {
 #[derive(Default)]
 pub(crate) struct Listings(Mutex<VecDeque<Listing>>);
 
+/// Most terminals with cards waiting to be fetched again, and most cards per terminal; beyond,
+/// the oldest are forgotten (their local edits then stay until the card next changes).
+const REFETCH_TERMINALS: usize = 10_000;
+const REFETCH_CARDS: usize = 32;
+
+/// Cards a terminal must fetch again after a refused edit, per terminal and book: kept in
+/// memory, bounded, consumed by the terminal's next incremental sync of that book.
+#[derive(Default)]
+pub(crate) struct Refetches(Mutex<VecDeque<Pending>>);
+
+/// One terminal's cards to report again, with their books.
+type Pending = (TerminalId, Vec<(Book, AccountId)>);
+
+impl Refetches {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Pending>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn add(&self, terminal: TerminalId, book: Book, subject: AccountId) {
+        let mut kept = self.lock();
+        let index = match kept.iter().position(|(t, _)| *t == terminal) {
+            Some(index) => index,
+            None => {
+                if kept.len() >= REFETCH_TERMINALS {
+                    kept.pop_front();
+                }
+                kept.push_back((terminal, Vec::new()));
+                kept.len() - 1
+            }
+        };
+        if let Some((_, cards)) = kept.get_mut(index)
+            && !cards.contains(&(book, subject))
+        {
+            if cards.len() >= REFETCH_CARDS {
+                cards.remove(0);
+            }
+            cards.push((book, subject));
+        }
+    }
+
+    fn take(&self, terminal: TerminalId, book: Book) -> Vec<AccountId> {
+        let mut kept = self.lock();
+        let Some(index) = kept.iter().position(|(t, _)| *t == terminal) else {
+            return Vec::new();
+        };
+        let mut taken = Vec::new();
+        if let Some((_, cards)) = kept.get_mut(index) {
+            cards.retain(|(b, subject)| {
+                let hit = *b == book;
+                if hit {
+                    taken.push(*subject);
+                }
+                !hit
+            });
+            if cards.is_empty() {
+                kept.remove(index);
+            }
+        }
+        taken
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
 /// A kept listing with its rough size in bytes.
 type Listing = (ListingKey, Arc<[BookCard]>, usize);
 
@@ -488,18 +556,21 @@ impl Roster {
     }
 
     /// Authenticates HTTP Basic credentials: the login with one of its app passwords, or
-    /// with the main password when the operator allows it. Failures are rate-limited per login.
-    pub async fn authenticate_basic(&self, login: &str, password: &str) -> Result<Caller> {
+    /// with the main password when the operator allows it. App passwords are checked first
+    /// and no lock-out or failure limit stands in their way: they cannot be guessed, and
+    /// someone guessing the main password must not cut the owner's phones off. Failures are
+    /// limited per client network, whatever the login (so the answer says nothing about it).
+    pub async fn authenticate_basic(&self, login: &str, password: &str, client: Option<IpAddr>) -> Result<Caller> {
         let login = login.trim().to_ascii_lowercase();
-        self.limits.basic_permitted(&login)?;
-        if let Ok(caller) = self.authenticate(password).await
+        if let Ok(caller) = self.resolve_credential(password).await
             && caller.account.login == login
             && caller.terminal.kind == TerminalKind::AppPassword
         {
             return Ok(caller);
         }
+        self.limits.basic_permitted(client)?;
         if self.settings.basic_main_password {
-            match self.check_password(&login, password).await {
+            match self.check_password(&login, password, client).await {
                 Ok(account) => {
                     // The main password belongs to no terminal; this stands for "the account
                     // itself" and is never stored.
@@ -519,7 +590,7 @@ impl Roster {
                 Err(e) => return Err(e),
             }
         }
-        self.limits.basic_failed(&login);
+        self.limits.basic_failed(client);
         Err(Error::Unauthorized)
     }
 
@@ -681,8 +752,9 @@ impl Roster {
         book: Book,
         subjects: &[AccountId],
     ) -> Result<Vec<(AccountId, Option<BookCard>)>> {
-        // Not counted as a read: a first sync fetches a big book in many small multigets
-        // (DAVx5 asks 10 cards at a time), each bounded by what the client names.
+        // Counted per card, not as a read: a first sync fetches a big book in many small
+        // multigets (DAVx5 asks 10 cards at a time), each bounded by what the client names.
+        self.limits.multiget(caller.account.id, subjects.len())?;
         if book == Book::Me {
             let stored = self.store.card(caller.account.id).await?;
             let mine = stored.as_ref().and_then(|s| Self::my_book_card(caller, s));
@@ -845,6 +917,9 @@ impl Roster {
             }
             Some(held) => {
                 let mut later = self.candidates(caller, &scope, held).await?;
+                if below.is_none() {
+                    later.extend(self.refetches.take(caller.terminal.id, book));
+                }
                 if let Some(after) = after {
                     later = later.split_off(&after);
                     later.remove(&after);
@@ -914,23 +989,24 @@ impl Roster {
         })
     }
 
-    /// After a refused edit of a read-only card, makes the viewer's terminals fetch it again
-    /// (so the local edit is overwritten): one no-op change in each shared group where the
-    /// viewer sees the card.
+    /// After a refused edit of a read-only card, makes the terminal that tried it fetch the
+    /// card again (so its local edit is overwritten): its next sync of that book reports the
+    /// card whatever its token. Nothing is written and nobody else is told: a member cannot
+    /// make every other member's devices sync by editing cards they may not edit.
     pub async fn refresh_card(&self, caller: &Caller, book: Book, subject: AccountId) -> Result<()> {
-        if book == Book::Me {
+        if book == Book::Me || subject == caller.account.id {
             return Ok(());
         }
-        self.limits.read(caller.account.id)?;
+        // Only a card the book holds: anything else would just grow the set.
         let scope = self.scope(caller, book).await?;
-        let mut changes = Vec::new();
-        for (group, viewer) in &scope.groups {
-            let cards = self.store.member_cards(group.id, &[subject]).await?;
-            if cards.iter().any(|c| visible_card(viewer, c).is_some()) {
-                changes.extend(self.store.republish(group.id, subject, now()).await?);
-            }
+        if self
+            .cards_in_scope(&scope, &[subject])
+            .await?
+            .iter()
+            .any(|(_, c)| c.is_some())
+        {
+            self.refetches.add(caller.terminal.id, book, subject);
         }
-        self.publish(&changes);
         Ok(())
     }
 
@@ -953,6 +1029,28 @@ impl Roster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refetches_are_bounded_and_taken_once_per_book() {
+        let refetches = Refetches::default();
+        let terminal = TerminalId::random();
+        let (ben, cara) = (AccountId::random(), AccountId::random());
+        refetches.add(terminal, Book::Contacts, ben);
+        refetches.add(terminal, Book::Contacts, ben);
+        refetches.add(terminal, Book::Me, cara);
+        assert_eq!(refetches.take(terminal, Book::Contacts), vec![ben]);
+        assert!(refetches.take(terminal, Book::Contacts).is_empty());
+        assert_eq!(refetches.take(terminal, Book::Me), vec![cara]);
+        assert_eq!(refetches.len(), 0);
+        for _ in 0..(REFETCH_TERMINALS + 10) {
+            refetches.add(TerminalId::random(), Book::Contacts, ben);
+        }
+        assert_eq!(refetches.len(), REFETCH_TERMINALS);
+        for _ in 0..(REFETCH_CARDS + 10) {
+            refetches.add(terminal, Book::Contacts, AccountId::random());
+        }
+        assert_eq!(refetches.take(terminal, Book::Contacts).len(), REFETCH_CARDS);
+    }
     use roster_proto::api::{Phone, PhoneKind};
 
     #[test]

@@ -150,25 +150,28 @@ impl Roster {
         let version = self.store.group(group).await?.ok_or(Error::NotFound("group"))?.version;
         let mut entries = Vec::new();
         // Members without a visible card (or matching only on hidden fields) are skipped, so
-        // read on until the page is full or the group is exhausted.
+        // read on until the page is full or the group is exhausted. A full page has a next
+        // cursor only if another visible match follows: whether there is a next page must
+        // not tell that someone's hidden fields match the search.
+        let mut last_entry: Option<AccountId> = None;
         loop {
             let batch = self
                 .store
                 .directory_page(group, viewer.account_id, after, limit, search)
                 .await?;
             let exhausted = batch.len() < limit as usize;
-            for (i, subject) in batch.iter().enumerate() {
+            for subject in &batch {
                 after = Some(subject.account_id);
                 if let Some(card) = visible_card(viewer, subject).filter(|c| matches(search, c)) {
-                    entries.push((subject.account_id, card));
                     if entries.len() == limit as usize {
-                        let more = i + 1 < batch.len() || !exhausted;
                         return Ok(Page {
                             entries,
-                            next: after.filter(|_| more),
+                            next: last_entry,
                             version,
                         });
                     }
+                    last_entry = Some(subject.account_id);
+                    entries.push((subject.account_id, card));
                 }
             }
             if exhausted {
@@ -211,24 +214,33 @@ impl Roster {
         let more = log.len() == CHANGES_BATCH as usize;
         let cursor = log.last().map_or(since, |c| c.version);
         // Each subject once, at the position of its latest change.
-        let mut subjects: Vec<AccountId> = Vec::new();
+        let mut subjects: Vec<(AccountId, i64)> = Vec::new();
         for change in log.iter().rev() {
-            if change.subject != viewer.account_id && !subjects.contains(&change.subject) {
-                subjects.push(change.subject);
+            if change.subject != viewer.account_id && !subjects.iter().any(|(s, _)| *s == change.subject) {
+                subjects.push((change.subject, change.version));
             }
         }
         subjects.reverse();
-        let cards = self.store.member_cards(group.id, &subjects).await?;
-        let deltas = subjects
+        let ids: Vec<AccountId> = subjects.iter().map(|(s, _)| *s).collect();
+        let cards = self.store.member_cards(group.id, &ids).await?;
+        let mut deltas: Vec<(Delta, i64)> = subjects
             .into_iter()
-            .map(|subject| {
-                cards
+            .map(|(subject, version)| {
+                let delta = cards
                     .iter()
                     .find(|c| c.account_id == subject)
                     .and_then(|c| visible_card(viewer, c))
-                    .map_or(Delta::Remove(subject), |card| Delta::Upsert(subject, Box::new(card)))
+                    .map_or(Delta::Remove(subject), |card| Delta::Upsert(subject, Box::new(card)));
+                (delta, version)
             })
             .collect();
+        // A viewer's terminals never held a card that was gone before the viewer joined: its
+        // removal would only tell them who left (or hid everything) before their time.
+        if deltas.iter().any(|(d, _)| matches!(d, Delta::Remove(_))) {
+            let joined = self.store.joined_version(group.id, viewer.account_id).await?;
+            deltas.retain(|(delta, version)| !matches!(delta, Delta::Remove(_)) || *version > joined);
+        }
+        let deltas = deltas.into_iter().map(|(delta, _)| delta).collect();
         Ok(Changes {
             resync: false,
             deltas,

@@ -271,6 +271,34 @@ impl Hub {
     }
 }
 
+/// One open stream of an account, counted until dropped (see [`Roster::admit_stream`]).
+pub struct StreamPermit {
+    roster: Arc<Roster>,
+    account: AccountId,
+}
+
+impl std::fmt::Debug for StreamPermit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamPermit").field("account", &self.account).finish()
+    }
+}
+
+impl Drop for StreamPermit {
+    fn drop(&mut self) {
+        let mut open = self
+            .roster
+            .open_streams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.account) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.account);
+            }
+        }
+    }
+}
+
 fn remove_from<K: std::hash::Hash + Eq>(map: &mut HashMap<K, HashSet<u64>>, key: &K, id: u64) {
     if let Some(ids) = map.get_mut(key) {
         ids.remove(&id);
@@ -382,6 +410,29 @@ impl Roster {
             .await?
             .ok_or(Error::Unauthorized)?;
         Ok(Caller { account, terminal })
+    }
+
+    /// Admits a stream connection before it is upgraded: (re)connections are limited per
+    /// account, and so is the number of streams an account holds open. The permit is held for
+    /// as long as the connection lives.
+    pub fn admit_stream(self: &Arc<Self>, caller: &Caller) -> Result<StreamPermit> {
+        self.limits.stream_connect(caller.account.id)?;
+        let cap = usize::try_from(self.settings.rates.streams_per_account).unwrap_or(usize::MAX);
+        let mut open = self
+            .open_streams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.entry(caller.account.id).or_insert(0);
+        if *count >= cap {
+            return Err(Error::RateLimited {
+                retry_after: Duration::from_secs(60),
+            });
+        }
+        *count += 1;
+        Ok(StreamPermit {
+            roster: self.clone(),
+            account: caller.account.id,
+        })
     }
 
     /// Opens a terminal's feed. `cursors` are the versions it holds; groups it does not name

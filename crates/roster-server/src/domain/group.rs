@@ -65,6 +65,13 @@ pub fn invite_code(code_or_link: &str) -> &str {
         .unwrap_or_default()
 }
 
+/// How a member who does not share their name is listed: "Member" and the start of the
+/// account id, stable and telling nothing the row does not already show.
+pub fn neutral_label(account: AccountId) -> String {
+    let short: String = account.0.simple().to_string().chars().take(8).collect();
+    format!("Member {short}")
+}
+
 impl Roster {
     /// The caller's membership if it is active; otherwise the group does not exist for them.
     pub(crate) async fn active_membership(&self, caller: &Caller, group: GroupId) -> Result<Membership> {
@@ -90,7 +97,7 @@ impl Roster {
         Ok(membership)
     }
 
-    async fn load_group(&self, id: GroupId) -> Result<Group> {
+    pub(crate) async fn load_group(&self, id: GroupId) -> Result<Group> {
         self.store.group(id).await?.ok_or(Error::NotFound("group"))
     }
 
@@ -365,12 +372,21 @@ impl Roster {
         self.store.transfer_ownership(id, caller.account.id, to).await
     }
 
-    /// Active members (and, for admins, pending requests).
+    /// Active members (and, for admins, pending requests), ordered by account id. A member's
+    /// display name is shown only if they share their name with the group; otherwise a neutral
+    /// label made from the account id, which the list shows anyway.
     pub async fn members(&self, caller: &Caller, id: GroupId) -> Result<Vec<MemberRow>> {
         let me = self.active_membership(caller, id).await?;
+        self.limits.read(caller.account.id)?;
         let mut rows = self.store.members(id).await?;
         if !me.is_admin() {
             rows.retain(|r| r.membership.is_active());
+        }
+        for row in &mut rows {
+            let subject = row.membership.account_id;
+            if subject != caller.account.id && !row.membership.share.contains(CardField::Name) {
+                row.display_name = neutral_label(subject);
+            }
         }
         Ok(rows)
     }

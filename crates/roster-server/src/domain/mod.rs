@@ -59,6 +59,8 @@ pub struct Settings {
     pub log_keep_for: Duration,
     /// WebDAV-Push.
     pub push: push::PushSettings,
+    /// Who may create accounts.
+    pub registration: account::Registration,
 }
 
 /// The domain service.
@@ -69,6 +71,8 @@ pub struct Roster {
     limits: Limits,
     hub: feed::Hub,
     listings: contacts::Listings,
+    refetches: contacts::Refetches,
+    open_streams: std::sync::Mutex<HashMap<ids::AccountId, usize>>,
     push: push::PushState,
 }
 
@@ -91,6 +95,8 @@ impl Roster {
             limits,
             hub: feed::Hub::default(),
             listings: contacts::Listings::default(),
+            refetches: contacts::Refetches::default(),
+            open_streams: std::sync::Mutex::default(),
             push: push::PushState::default(),
         }
     }

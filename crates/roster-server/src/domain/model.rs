@@ -26,10 +26,6 @@ pub struct AccountAuth {
     pub account: Account,
     /// argon2id PHC string.
     pub password_hash: String,
-    /// Failed logins since the last success.
-    pub failed_logins: i64,
-    /// Logins are refused until then.
-    pub locked_until: Option<OffsetDateTime>,
 }
 
 /// One logged-in device.

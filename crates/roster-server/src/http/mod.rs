@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod carddav;
+pub mod client;
 pub mod error;
 pub mod metrics;
 pub mod stream;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub roster: Arc<Roster>,
     /// The metrics registry.
     pub metrics: PrometheusHandle,
+    /// Proxies whose `X-Forwarded-For` is believed (see [`client`]).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }
 
 /// The whole HTTP surface of the server.

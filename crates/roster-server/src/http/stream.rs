@@ -68,7 +68,8 @@ pub(super) async fn create_ticket(
 /// GET /api/v1/stream — upgrade to the live feed (see `docs/stream.md`).
 #[utoipa::path(get, path = "/api/v1/stream", tag = "stream", security(("bearer" = [])), params(StreamQuery),
     responses((status = 101, description = "WebSocket of `ClientFrame`/`ServerFrame` JSON text frames"),
-              (status = 401, body = Problem)))]
+              (status = 401, body = Problem), (status = 403, description = "an app password", body = Problem),
+              (status = 429, description = "too many (re)connections or open streams", body = Problem)))]
 pub(super) async fn stream(
     State(state): State<AppState>,
     Query(query): Query<StreamQuery>,
@@ -82,6 +83,7 @@ pub(super) async fn stream(
             state.roster.authenticate(token).await?
         }
     };
+    let permit = state.roster.admit_stream(&caller)?;
     let upgrade = upgrade.map_err(|e| ApiError::Request(StatusCode::BAD_REQUEST, e.to_string()))?;
     let roster = state.roster.clone();
     // Small buffers: an idle connection should cost kilobytes, not the 128 KiB default. The
@@ -95,6 +97,7 @@ pub(super) async fn stream(
             if let Err(e) = serve(socket, roster, caller).await {
                 tracing::debug!(error = %e, "stream ended");
             }
+            drop(permit);
         }))
 }
 

@@ -5,7 +5,9 @@
 //! invariants that need atomicity (invite uses, member limits, one owner); every other rule
 //! lives in `domain`.
 
+pub mod credentials;
 pub mod sqlite;
+mod sqlite_credentials;
 
 use crate::domain::Result;
 use crate::domain::card::Card;
@@ -40,7 +42,7 @@ pub struct Joining {
 
 /// Storage for everything Roster keeps.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: credentials::CredentialStore + Send + Sync + 'static {
     // Accounts
 
     /// Stores a new account; `Conflict` when the login is taken.
@@ -49,13 +51,6 @@ pub trait Store: Send + Sync + 'static {
     async fn account_auth(&self, login: &str) -> Result<Option<AccountAuth>>;
     /// The account with this id, with its password hash.
     async fn account_auth_by_id(&self, id: AccountId) -> Result<Option<AccountAuth>>;
-    /// Records the outcome of a login attempt.
-    async fn set_login_failures(
-        &self,
-        id: AccountId,
-        failures: i64,
-        locked_until: Option<OffsetDateTime>,
-    ) -> Result<()>;
     /// Deletes an account: removes it from every group (appending removals) and deletes the
     /// groups it owns alone; `Conflict` when it owns a group that has other active members.
     async fn delete_account(&self, id: AccountId, at: OffsetDateTime) -> Result<Vec<Change>>;
@@ -112,7 +107,9 @@ pub trait Store: Send + Sync + 'static {
     async fn groups_of(&self, account: AccountId) -> Result<Vec<(Group, Membership)>>;
     /// One membership, in any state.
     async fn membership(&self, group: GroupId, account: AccountId) -> Result<Option<Membership>>;
-    /// Active and pending members.
+    /// The group version at which the membership last became active (0: unknown).
+    async fn joined_version(&self, group: GroupId, account: AccountId) -> Result<i64>;
+    /// Active and pending members, ordered by account id (never by anything a member may hide).
     async fn members(&self, group: GroupId) -> Result<Vec<MemberRow>>;
     /// Records a join or a join request, counting the invite's use and checking the member
     /// limit atomically. `Conflict` when already active/pending, the invite is used up or
@@ -175,9 +172,6 @@ pub trait Store: Send + Sync + 'static {
     async fn list_group_books(&self, account: AccountId) -> Result<bool>;
     /// Sets whether the account lists one address book per group.
     async fn set_list_group_books(&self, account: AccountId, list: bool) -> Result<()>;
-    /// Appends an upsert for a member without changing anything, so that terminals fetch the
-    /// card again (after a refused edit of a read-only copy). Nothing when not active.
-    async fn republish(&self, group: GroupId, account: AccountId, at: OffsetDateTime) -> Result<Vec<Change>>;
 
     // Streaming
 

@@ -29,7 +29,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// A store in one SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteStore {
@@ -86,20 +86,20 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+    pub(super) async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(internal)
     }
 }
 
-fn internal(e: sqlx::Error) -> Error {
+pub(super) fn internal(e: sqlx::Error) -> Error {
     Error::Internal(anyhow::Error::new(e).context("SQLite"))
 }
 
-fn ts(t: OffsetDateTime) -> i64 {
+pub(super) fn ts(t: OffsetDateTime) -> i64 {
     t.unix_timestamp()
 }
 
-fn from_ts(secs: i64) -> OffsetDateTime {
+pub(super) fn from_ts(secs: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
@@ -170,8 +170,6 @@ struct AccountRow {
     login: String,
     display_name: String,
     password_hash: String,
-    failed_logins: i64,
-    locked_until: Option<i64>,
     created_at: i64,
 }
 
@@ -189,8 +187,6 @@ impl AccountRow {
         AccountAuth {
             account: self.account(),
             password_hash: self.password_hash,
-            failed_logins: self.failed_logins,
-            locked_until: self.locked_until.map(from_ts),
         }
     }
 }
@@ -439,26 +435,110 @@ async fn set_state(
     Ok(())
 }
 
+/// Stores a new account; `Conflict` when the login is taken.
+pub(super) async fn insert_account(conn: &mut SqliteConnection, account: &Account, password_hash: &str) -> Result<()> {
+    let result =
+        sqlx::query("INSERT INTO accounts (id, login, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(account.id.0)
+            .bind(&account.login)
+            .bind(&account.display_name)
+            .bind(password_hash)
+            .bind(ts(account.created_at))
+            .execute(&mut *conn)
+            .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            Err(Error::Conflict(format!("the login `{}` is taken", account.login)))
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// Remembers the version at which a membership became active.
+async fn mark_joined(conn: &mut SqliteConnection, change: &Change) -> Result<()> {
+    sqlx::query("UPDATE memberships SET joined_version = ? WHERE group_id = ? AND account_id = ?")
+        .bind(change.version)
+        .bind(change.group_id.0)
+        .bind(change.subject.0)
+        .execute(&mut *conn)
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
+/// Records a join inside a write transaction (see [`Store::join`]).
+pub(super) async fn join_in(tx: &mut SqliteConnection, joining: &Joining) -> Result<Vec<Change>> {
+    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM groups WHERE id = ?")
+        .bind(joining.group_id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(internal)?;
+    if exists.is_none() {
+        return Err(Error::NotFound("group"));
+    }
+    let existing = membership_in(tx, joining.group_id, joining.account_id).await?;
+    match existing.as_ref().map(|m| m.state) {
+        Some(MembershipState::Active) => {
+            return Err(Error::Conflict("already a member of this group".into()));
+        }
+        Some(MembershipState::Pending) if joining.state == MembershipState::Pending => {
+            return Err(Error::Conflict("a request to join is already pending".into()));
+        }
+        _ => {}
+    }
+    if let Some(invite) = joining.invite {
+        let row: Option<InviteRow> = sqlx::query_as(
+            "SELECT id, group_id, created_by, created_at, expires_at, max_uses, uses FROM invites \
+             WHERE id = ? AND group_id = ? AND revoked_at IS NULL",
+        )
+        .bind(invite.0)
+        .bind(joining.group_id.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(internal)?;
+        match row.map(Invite::from) {
+            Some(invite) if invite.usable(joining.at) => {}
+            Some(_) => return Err(Error::Conflict("the invite has expired or been used up".into())),
+            None => return Err(Error::NotFound("invite")),
+        }
+        sqlx::query("UPDATE invites SET uses = uses + 1 WHERE id = ?")
+            .bind(invite.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+    }
+    if joining.state == MembershipState::Active {
+        admit_one(tx, joining.group_id).await?;
+    }
+    sqlx::query(
+        "INSERT INTO memberships (group_id, account_id, role, state, share, updated_at) \
+         VALUES (?, ?, 'member', ?, ?, ?) \
+         ON CONFLICT (group_id, account_id) DO UPDATE SET role = 'member', state = excluded.state, \
+         share = excluded.share, updated_at = excluded.updated_at",
+    )
+    .bind(joining.group_id.0)
+    .bind(joining.account_id.0)
+    .bind(state_str(joining.state))
+    .bind(joining.share.bits())
+    .bind(ts(joining.at))
+    .execute(&mut *tx)
+    .await
+    .map_err(internal)?;
+    let mut changes = Vec::new();
+    if joining.state == MembershipState::Active {
+        let change = append(tx, joining.group_id, joining.account_id, ChangeKind::Upsert, joining.at).await?;
+        mark_joined(tx, &change).await?;
+        changes.push(change);
+    }
+    Ok(changes)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_account(&self, account: &Account, password_hash: &str) -> Result<()> {
-        let result = sqlx::query(
-            "INSERT INTO accounts (id, login, display_name, password_hash, created_at) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(account.id.0)
-        .bind(&account.login)
-        .bind(&account.display_name)
-        .bind(password_hash)
-        .bind(ts(account.created_at))
-        .execute(&self.pool)
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                Err(Error::Conflict(format!("the login `{}` is taken", account.login)))
-            }
-            Err(e) => Err(internal(e)),
-        }
+        let mut conn = self.pool.acquire().await.map_err(internal)?;
+        insert_account(&mut conn, account, password_hash).await
     }
 
     async fn account_auth(&self, login: &str) -> Result<Option<AccountAuth>> {
@@ -477,22 +557,6 @@ impl Store for SqliteStore {
             .await
             .map_err(internal)?;
         Ok(row.map(AccountRow::auth))
-    }
-
-    async fn set_login_failures(
-        &self,
-        id: AccountId,
-        failures: i64,
-        locked_until: Option<OffsetDateTime>,
-    ) -> Result<()> {
-        sqlx::query("UPDATE accounts SET failed_logins = ?, locked_until = ? WHERE id = ?")
-            .bind(failures)
-            .bind(locked_until.map(ts))
-            .bind(id.0)
-            .execute(&self.pool)
-            .await
-            .map_err(internal)?;
-        Ok(())
     }
 
     async fn delete_account(&self, id: AccountId, at: OffsetDateTime) -> Result<Vec<Change>> {
@@ -853,6 +917,17 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn joined_version(&self, group: GroupId, account: AccountId) -> Result<i64> {
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT joined_version FROM memberships WHERE group_id = ? AND account_id = ?")
+                .bind(group.0)
+                .bind(account.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+        Ok(version.unwrap_or(0))
+    }
+
     async fn membership(&self, group: GroupId, account: AccountId) -> Result<Option<Membership>> {
         let mut conn = self.pool.acquire().await.map_err(internal)?;
         membership_in(&mut conn, group, account).await
@@ -868,7 +943,7 @@ impl Store for SqliteStore {
         let rows: Vec<Row> = sqlx::query_as(
             "SELECT m.group_id, m.account_id, m.role, m.state, m.share, m.updated_at, a.display_name \
              FROM memberships m JOIN accounts a ON a.id = m.account_id \
-             WHERE m.group_id = ? AND m.state IN ('active', 'pending') ORDER BY a.display_name, m.account_id",
+             WHERE m.group_id = ? AND m.state IN ('active', 'pending') ORDER BY m.account_id",
         )
         .bind(group.0)
         .fetch_all(&self.pool)
@@ -885,75 +960,7 @@ impl Store for SqliteStore {
 
     async fn join(&self, joining: &Joining) -> Result<Vec<Change>> {
         let mut tx = self.write().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM groups WHERE id = ?")
-            .bind(joining.group_id.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(internal)?;
-        if exists.is_none() {
-            return Err(Error::NotFound("group"));
-        }
-        let existing = membership_in(&mut tx, joining.group_id, joining.account_id).await?;
-        match existing.as_ref().map(|m| m.state) {
-            Some(MembershipState::Active) => {
-                return Err(Error::Conflict("already a member of this group".into()));
-            }
-            Some(MembershipState::Pending) if joining.state == MembershipState::Pending => {
-                return Err(Error::Conflict("a request to join is already pending".into()));
-            }
-            _ => {}
-        }
-        if let Some(invite) = joining.invite {
-            let row: Option<InviteRow> = sqlx::query_as(
-                "SELECT id, group_id, created_by, created_at, expires_at, max_uses, uses FROM invites \
-                 WHERE id = ? AND group_id = ? AND revoked_at IS NULL",
-            )
-            .bind(invite.0)
-            .bind(joining.group_id.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(internal)?;
-            match row.map(Invite::from) {
-                Some(invite) if invite.usable(joining.at) => {}
-                Some(_) => return Err(Error::Conflict("the invite has expired or been used up".into())),
-                None => return Err(Error::NotFound("invite")),
-            }
-            sqlx::query("UPDATE invites SET uses = uses + 1 WHERE id = ?")
-                .bind(invite.0)
-                .execute(&mut *tx)
-                .await
-                .map_err(internal)?;
-        }
-        if joining.state == MembershipState::Active {
-            admit_one(&mut tx, joining.group_id).await?;
-        }
-        sqlx::query(
-            "INSERT INTO memberships (group_id, account_id, role, state, share, updated_at) \
-             VALUES (?, ?, 'member', ?, ?, ?) \
-             ON CONFLICT (group_id, account_id) DO UPDATE SET role = 'member', state = excluded.state, \
-             share = excluded.share, updated_at = excluded.updated_at",
-        )
-        .bind(joining.group_id.0)
-        .bind(joining.account_id.0)
-        .bind(state_str(joining.state))
-        .bind(joining.share.bits())
-        .bind(ts(joining.at))
-        .execute(&mut *tx)
-        .await
-        .map_err(internal)?;
-        let mut changes = Vec::new();
-        if joining.state == MembershipState::Active {
-            changes.push(
-                append(
-                    &mut tx,
-                    joining.group_id,
-                    joining.account_id,
-                    ChangeKind::Upsert,
-                    joining.at,
-                )
-                .await?,
-            );
-        }
+        let changes = join_in(&mut tx, joining).await?;
         tx.commit().await.map_err(internal)?;
         Ok(changes)
     }
@@ -968,6 +975,7 @@ impl Store for SqliteStore {
         admit_one(&mut tx, group).await?;
         set_state(&mut tx, group, account, MembershipState::Active, at).await?;
         let change = append(&mut tx, group, account, ChangeKind::Upsert, at).await?;
+        mark_joined(&mut tx, &change).await?;
         tx.commit().await.map_err(internal)?;
         Ok(vec![change])
     }
@@ -1229,19 +1237,6 @@ impl Store for SqliteStore {
                 .await
                 .map_err(internal)?;
         Ok(list.unwrap_or(false))
-    }
-
-    async fn republish(&self, group: GroupId, account: AccountId, at: OffsetDateTime) -> Result<Vec<Change>> {
-        let mut tx = self.write().await?;
-        let active = membership_in(&mut tx, group, account)
-            .await?
-            .is_some_and(|m| m.is_active());
-        let mut changes = Vec::new();
-        if active {
-            changes.push(append(&mut tx, group, account, ChangeKind::Upsert, at).await?);
-        }
-        tx.commit().await.map_err(internal)?;
-        Ok(changes)
     }
 
     async fn set_list_group_books(&self, account: AccountId, list: bool) -> Result<()> {

@@ -1,10 +1,10 @@
-//! `register`, `login`, `logout`, `terminals`.
+//! `register`, `login`, `logout`, `password`, `terminals`.
 
 use super::output::{DIM, GOOD, STRONG, styled};
 use super::{Context, parse_id};
 use clap::{Args, Subcommand};
 use roster_client::{Client, Credentials, Error};
-use roster_proto::api::{LoginRequest, RegisterRequest};
+use roster_proto::api::{ChangePasswordRequest, LoginRequest, RegisterRequest};
 
 /// Where and as whom to log in.
 #[derive(Debug, Args)]
@@ -27,6 +27,19 @@ pub(crate) struct Register {
     /// How other members see the account [default: the login name].
     #[arg(long)]
     display_name: Option<String>,
+    /// An invite link or code to accept with the registration (required by servers whose
+    /// registration is invite-only).
+    #[arg(long)]
+    invite: Option<String>,
+}
+
+/// A new main password.
+#[derive(Debug, Args)]
+pub(crate) struct PasswordArgs {
+    /// Keep the app passwords (phones' address books) working; every other terminal is
+    /// logged out in any case.
+    #[arg(long)]
+    keep_app_passwords: bool,
 }
 
 /// `roster terminals revoke ID`
@@ -105,6 +118,7 @@ pub(crate) async fn register(cx: &Context, args: Register) -> anyhow::Result<()>
             login: args.login.login.clone(),
             password: password.clone(),
             display_name: args.display_name,
+            invite: args.invite,
         })
         .await?;
     log_in(cx, &client, args.login, password).await
@@ -128,6 +142,39 @@ pub(crate) async fn logout(cx: &Context) -> anyhow::Result<()> {
     Credentials::remove(&cx.paths)?;
     cx.out.show(&serde_json::json!({"logged_out": credentials.login}), || {
         anstream::println!("Logged out {} from {}", credentials.login, credentials.server);
+    })
+}
+
+/// `roster password`: the current password (prompt, or `ROSTER_PASSWORD`), then the new one
+/// (prompted twice, or `ROSTER_NEW_PASSWORD`).
+pub(crate) async fn change_password(cx: &Context, args: PasswordArgs) -> anyhow::Result<()> {
+    let (client, _) = cx.client()?;
+    let current = password(false)?;
+    let new_password = match std::env::var("ROSTER_NEW_PASSWORD") {
+        Ok(new_password) => new_password,
+        Err(_) => {
+            let no_terminal =
+                |_| Error::Usage("no terminal to ask for the new password: set ROSTER_NEW_PASSWORD".into());
+            let first = rpassword::prompt_password("New password: ").map_err(no_terminal)?;
+            if rpassword::prompt_password("New password again: ").map_err(no_terminal)? != first {
+                return Err(Error::Usage("the passwords differ".into()).into());
+            }
+            first
+        }
+    };
+    let changed = client
+        .change_password(&ChangePasswordRequest {
+            current_password: current,
+            new_password,
+            keep_app_passwords: args.keep_app_passwords,
+        })
+        .await?;
+    cx.out.show(&changed, || {
+        anstream::println!(
+            "{}; {} other terminal(s) logged out",
+            styled(GOOD, "Password changed"),
+            changed.revoked_terminals.len()
+        );
     })
 }
 

@@ -23,6 +23,9 @@ pub(crate) enum Command {
     Login(account::Login),
     /// Log this terminal out: the server revokes its token and the local credentials go.
     Logout,
+    /// Change the account's password; every other terminal is logged out (app passwords too,
+    /// unless --keep-app-passwords).
+    Password(account::PasswordArgs),
     /// List this account's terminals, or revoke one.
     Terminals {
         #[command(subcommand)]
@@ -98,6 +101,7 @@ pub(crate) async fn run(command: Command, json: bool) -> anyhow::Result<()> {
         Command::Register(args) => account::register(&cx, args).await?,
         Command::Login(args) => account::login(&cx, args).await?,
         Command::Logout => account::logout(&cx).await?,
+        Command::Password(args) => account::change_password(&cx, args).await?,
         Command::Terminals { action } => account::terminals(&cx, action).await?,
         Command::Card(command) => card::run(&cx, command).await?,
         Command::Carddav(command) => carddav::run(&cx, command).await?,

@@ -81,3 +81,36 @@ fn credentials_are_readable_by_the_owner_only() {
     assert_eq!(mode & 0o777, 0o600);
     assert!(std::fs::read_to_string(&file).unwrap().contains(&server.url));
 }
+
+#[test]
+fn a_password_change_logs_out_the_other_terminals() {
+    let server = Server::start();
+    let (anna, _) = User::register(&server, "anna");
+    let laptop = User::new(&server, "anna");
+    laptop.ok(&["login", "--server", &server.url, "anna"]);
+    // A wrong current password is refused (9), and nothing changes.
+    let output = anna
+        .command(&["password"])
+        .env("ROSTER_PASSWORD", "not the password")
+        .env("ROSTER_NEW_PASSWORD", "a new password")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(9),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    laptop.ok(&["terminals"]);
+    let output = anna
+        .command(&["--json", "password"])
+        .env("ROSTER_NEW_PASSWORD", "a new password")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let changed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(changed["revoked_terminals"].as_array().unwrap().len(), 1, "{changed}");
+    // The laptop is logged out (5); this terminal goes on.
+    laptop.fails(&["terminals"], 5);
+    anna.ok(&["terminals"]);
+}

@@ -94,6 +94,10 @@ fn run(dir: &TempDir, listen: SocketAddr, keep_versions: i64) -> (SocketAddr, Ru
     config.rates.logins_per_minute = 10_000;
     config.rates.reads_per_minute = 100_000;
     config.rates.invites_per_hour = 10_000;
+    config.rates.password_checks_per_hour = 10_000;
+    config.rates.card_writes_per_minute = 100_000;
+    config.rates.multiget_cards_per_minute = 1_000_000;
+    config.rates.stream_connects_per_minute = 100_000;
     config.log_keep_versions = keep_versions;
     config.log_keep_for = Duration::ZERO;
     let (ready, address) = mpsc::channel();

@@ -4,16 +4,16 @@ use super::{account_view, terminal_view};
 use crate::domain::ids::TerminalId;
 use crate::http::AppState;
 use crate::http::auth::Auth;
+use crate::http::client::ClientIp;
 use crate::http::error::{ApiResult, Json, Path};
-use axum::extract::{ConnectInfo, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Extension, Router};
+use axum::routing::{delete, get, post, put};
 use roster_proto::api::{
-    AccountView, DeleteAccountRequest, LoginRequest, LoginResponse, Problem, RegisterRequest, TerminalKind,
-    TerminalView,
+    AccountView, ChangePasswordRequest, DeleteAccountRequest, LoginRequest, LoginResponse, PasswordChanged, Problem,
+    RegisterRequest, TerminalKind, TerminalView,
 };
-use std::net::SocketAddr;
 use uuid::Uuid;
 
 pub(super) fn router() -> Router<AppState> {
@@ -22,21 +22,24 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/sessions", post(login))
         .route("/api/v1/sessions/current", delete(logout))
         .route("/api/v1/me", get(me).delete(delete_me))
+        .route("/api/v1/me/password", put(change_password))
         .route("/api/v1/terminals", get(list_terminals))
         .route("/api/v1/terminals/{id}", delete(revoke_terminal))
 }
 
-/// POST /api/v1/accounts — register an account.
+/// POST /api/v1/accounts — register an account (with `invite`, also accept that invite; the
+/// server's registration mode may demand one, or refuse every registration).
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = RegisterRequest,
-    responses((status = 201, body = AccountView), (status = 409, description = "login taken", body = Problem),
+    responses((status = 201, body = AccountView), (status = 403, description = "registration is closed", body = Problem),
+              (status = 404, description = "no such invite", body = Problem),
+              (status = 409, description = "login taken, or the invite is used up or expired", body = Problem),
               (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub(super) async fn register(
     State(state): State<AppState>,
-    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientIp(client): ClientIp,
     Json(request): Json<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<AccountView>)> {
-    let ip = client.map(|Extension(ConnectInfo(addr))| addr.ip());
-    let account = state.roster.register(&request, ip).await?;
+    let account = state.roster.register(&request, client).await?;
     Ok((StatusCode::CREATED, Json(account_view(&account))))
 }
 
@@ -45,9 +48,10 @@ pub(super) async fn register(
     responses((status = 201, body = LoginResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
 pub(super) async fn login(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<(StatusCode, Json<LoginResponse>)> {
-    let (token, terminal, account) = state.roster.login(&request, TerminalKind::Session).await?;
+    let (token, terminal, account) = state.roster.login(&request, TerminalKind::Session, client).await?;
     Ok((
         StatusCode::CREATED,
         Json(LoginResponse {
@@ -73,11 +77,12 @@ pub(super) async fn me(Auth(caller): Auth) -> Json<AccountView> {
     Json(account_view(&caller.account))
 }
 
-/// DELETE /api/v1/me — delete the caller's account (password required).
+/// DELETE /api/v1/me — delete the caller's account (password required; limited per account).
 #[utoipa::path(delete, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
     request_body = DeleteAccountRequest,
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
-              (status = 409, description = "owns a group with other members", body = Problem)))]
+              (status = 409, description = "owns a group with other members", body = Problem),
+              (status = 429, body = Problem)))]
 pub(super) async fn delete_me(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -85,6 +90,24 @@ pub(super) async fn delete_me(
 ) -> ApiResult<StatusCode> {
     state.roster.delete_account(&caller, &request.password).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// PUT /api/v1/me/password — change the main password (the current one required; limited per
+/// account). Every other terminal is revoked; app passwords too unless `keep_app_passwords`.
+#[utoipa::path(put, path = "/api/v1/me/password", tag = "accounts", security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses((status = 200, body = PasswordChanged), (status = 401, body = Problem),
+              (status = 403, description = "the current password is wrong", body = Problem),
+              (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub(super) async fn change_password(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Json(request): Json<ChangePasswordRequest>,
+) -> ApiResult<Json<PasswordChanged>> {
+    let revoked = state.roster.change_password(&caller, &request).await?;
+    Ok(Json(PasswordChanged {
+        revoked_terminals: revoked.into_iter().map(|t| t.0).collect(),
+    }))
 }
 
 /// GET /api/v1/terminals — the caller's terminals.

@@ -13,6 +13,7 @@ mod report;
 pub mod xml;
 
 use super::AppState;
+use super::client::ClientIp;
 use crate::domain::Error;
 use crate::domain::account::Caller;
 use crate::domain::contacts::{Book, BookCard, BookInfo};
@@ -232,14 +233,15 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((login.to_string(), password.to_string()))
 }
 
-async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, DavError> {
+async fn authenticate(state: &AppState, headers: &HeaderMap, client: ClientIp) -> Result<Caller, DavError> {
     let (login, password) = basic_credentials(headers).ok_or(Error::Unauthorized)?;
-    Ok(state.roster.authenticate_basic(&login, &password).await?)
+    Ok(state.roster.authenticate_basic(&login, &password, client.0).await?)
 }
 
 /// Every method on every DAV path.
 async fn dav(
     State(state): State<AppState>,
+    client: ClientIp,
     method: Method,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
@@ -255,7 +257,7 @@ async fn dav(
         if path == "/" && method.as_str() != "PROPFIND" {
             return Err(DavError::status(StatusCode::NOT_FOUND));
         }
-        let caller = authenticate(&state, &headers).await?;
+        let caller = authenticate(&state, &headers, client).await?;
         if let Some(agent) = user_agent(&headers)
             && let Err(e) = state.roster.note_client(&caller, agent).await
         {
@@ -618,15 +620,16 @@ impl Request<'_> {
         }
     }
 
-    /// Every write other than PUT into `me` is refused with `need-privileges`; a refused
-    /// edit of someone's card is followed by a no-op change so that the client's next sync
-    /// brings the real card back over its local edit.
+    /// Every write other than PUT into `me` is refused with `need-privileges`; after a refused
+    /// edit of someone's card, this terminal's next sync of the book reports the card again,
+    /// so that the client brings the real card back over its local edit (nothing is written,
+    /// no other member's device hears of it).
     async fn refuse_write(&self) -> DavResult {
         if let Resource::Card(_, book, subject) = self.resource
             && *book != Book::Me
             && let Err(e) = self.state.roster.refresh_card(self.caller, *book, *subject).await
         {
-            tracing::warn!(error = %e, "could not ask terminals to fetch a refused card again");
+            tracing::warn!(error = %e, "could not ask the terminal to fetch a refused card again");
         }
         let (href, privilege) = match self.resource {
             Resource::Card(_, Book::Me, subject) => (

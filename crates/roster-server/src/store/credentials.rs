@@ -1,0 +1,79 @@
+//! The credentials port: failed-login counters per login name and client network, and the
+//! password change that revokes other terminals in the same write. Split from [`super::Store`]
+//! by area; [`super::Store`] requires it, so every store implements both.
+
+use super::Joining;
+use crate::domain::Result;
+use crate::domain::ids::{AccountId, TerminalId};
+use crate::domain::model::{Account, Change};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// Failed main-password logins of one login name from one client network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailures {
+    /// Failures since the last success (or since the row was purged).
+    pub failures: i64,
+    /// Logins from that network are refused until then.
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+/// How a failure is counted: every `every` failures lock the pair for `lock_for` seconds,
+/// doubled at each further lock, at most `max_doublings` times.
+#[derive(Debug, Clone, Copy)]
+pub struct LockRule {
+    /// Failures per lock.
+    pub every: i64,
+    /// First lock's length in seconds.
+    pub lock_for: i64,
+    /// Most doublings of the lock's length.
+    pub max_doublings: i64,
+}
+
+/// What a password change does to the account's other terminals.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    /// The account.
+    pub account: AccountId,
+    /// The new argon2id PHC string.
+    pub password_hash: &'a str,
+    /// The terminal that asked, which stays.
+    pub keep: TerminalId,
+    /// Whether app passwords (CardDAV devices) stay.
+    pub keep_app_passwords: bool,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// Storage of credentials' guard data.
+#[async_trait]
+pub trait CredentialStore: Send + Sync + 'static {
+    /// The failures counted for a login name from a client network.
+    async fn login_failures(&self, login: &str, client: &str) -> Result<Option<LoginFailures>>;
+    /// Counts one failure atomically (one statement, whatever the concurrency) and locks the
+    /// pair as `rule` says; returns the new state.
+    async fn record_login_failure(
+        &self,
+        login: &str,
+        client: &str,
+        rule: LockRule,
+        at: OffsetDateTime,
+    ) -> Result<LoginFailures>;
+    /// Forgets the failures of a login name from a client network (after a success).
+    async fn clear_login_failures(&self, login: &str, client: &str) -> Result<()>;
+    /// Deletes counters untouched since `idle_since` whose lock has lapsed by `now`.
+    async fn purge_login_failures(&self, idle_since: OffsetDateTime, now: OffsetDateTime) -> Result<u64>;
+    /// Replaces the password hash and revokes the other terminals (all but `keep`, and the
+    /// app passwords too unless kept), dropping their push registrations, in one write.
+    /// Returns the revoked terminals.
+    async fn change_password(&self, change: &PasswordChange<'_>) -> Result<Vec<TerminalId>>;
+    /// Stores a new account and, in the same write, its join through an invite (whose use is
+    /// counted and checked there): either both happen or neither. `Conflict` when the login
+    /// is taken or the invite cannot be used.
+    async fn create_account_joining(
+        &self,
+        account: &Account,
+        password_hash: &str,
+        joining: &Joining,
+    ) -> Result<Vec<Change>>;
+}

@@ -1,0 +1,170 @@
+//! [`CredentialStore`] on SQLite.
+
+use super::Joining;
+use super::credentials::{CredentialStore, LockRule, LoginFailures, PasswordChange};
+use super::sqlite::{SqliteStore, from_ts, insert_account, internal, join_in, ts};
+use crate::domain::Result;
+use crate::domain::ids::TerminalId;
+use crate::domain::model::{Account, Change};
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+#[async_trait]
+impl CredentialStore for SqliteStore {
+    async fn login_failures(&self, login: &str, client: &str) -> Result<Option<LoginFailures>> {
+        let row: Option<(i64, Option<i64>)> =
+            sqlx::query_as("SELECT failures, locked_until FROM login_failures WHERE login = ? AND client = ?")
+                .bind(login)
+                .bind(client)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+        Ok(row.map(|(failures, locked_until)| LoginFailures {
+            failures,
+            locked_until: locked_until.map(from_ts),
+        }))
+    }
+
+    async fn record_login_failure(
+        &self,
+        login: &str,
+        client: &str,
+        rule: LockRule,
+        at: OffsetDateTime,
+    ) -> Result<LoginFailures> {
+        // One statement: concurrent guesses each see their own increment, so none slips
+        // past the lock by reading a stale count.
+        let (failures, locked_until): (i64, Option<i64>) = sqlx::query_as(
+            "INSERT INTO login_failures (login, client, failures, locked_until, updated_at) \
+             VALUES (?1, ?2, 1, CASE WHEN ?3 <= 1 THEN ?4 + ?5 END, ?4) \
+             ON CONFLICT (login, client) DO UPDATE SET \
+               failures = failures + 1, \
+               locked_until = CASE WHEN (failures + 1) % ?3 = 0 \
+                 THEN ?4 + ?5 * (1 << min((failures + 1) / ?3 - 1, ?6)) ELSE locked_until END, \
+               updated_at = ?4 \
+             RETURNING failures, locked_until",
+        )
+        .bind(login)
+        .bind(client)
+        .bind(rule.every.max(1))
+        .bind(ts(at))
+        .bind(rule.lock_for.max(0))
+        .bind(rule.max_doublings.clamp(0, 16))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(LoginFailures {
+            failures,
+            locked_until: locked_until.map(from_ts),
+        })
+    }
+
+    async fn clear_login_failures(&self, login: &str, client: &str) -> Result<()> {
+        sqlx::query("DELETE FROM login_failures WHERE login = ? AND client = ?")
+            .bind(login)
+            .bind(client)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    async fn purge_login_failures(&self, idle_since: OffsetDateTime, now: OffsetDateTime) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM login_failures WHERE updated_at < ? AND (locked_until IS NULL OR locked_until < ?)",
+        )
+        .bind(ts(idle_since))
+        .bind(ts(now))
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn change_password(&self, change: &PasswordChange<'_>) -> Result<Vec<TerminalId>> {
+        let mut tx = self.write().await?;
+        sqlx::query("UPDATE accounts SET password_hash = ? WHERE id = ?")
+            .bind(change.password_hash)
+            .bind(change.account.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        let revoked: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE terminals SET revoked_at = ? \
+             WHERE account_id = ? AND id <> ? AND revoked_at IS NULL AND (? = 0 OR kind <> 'app_password') \
+             RETURNING id",
+        )
+        .bind(ts(change.at))
+        .bind(change.account.0)
+        .bind(change.keep.0)
+        .bind(change.keep_app_passwords)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(internal)?;
+        for id in &revoked {
+            sqlx::query("DELETE FROM push_registrations WHERE terminal_id = ?")
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+        }
+        tx.commit().await.map_err(internal)?;
+        Ok(revoked.into_iter().map(TerminalId).collect())
+    }
+
+    async fn create_account_joining(
+        &self,
+        account: &Account,
+        password_hash: &str,
+        joining: &Joining,
+    ) -> Result<Vec<Change>> {
+        let mut tx = self.write().await?;
+        insert_account(&mut tx, account, password_hash).await?;
+        let changes = join_in(&mut tx, joining).await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(changes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn concurrent_failures_are_each_counted_and_lock_with_back_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
+        let rule = LockRule {
+            every: 5,
+            lock_for: 60,
+            max_doublings: 3,
+        };
+        let at = OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.record_login_failure("anna", "192.0.2.1", rule, at).await })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let state = store.login_failures("anna", "192.0.2.1").await.unwrap().unwrap();
+        assert_eq!(state.failures, 40, "every failure counted once");
+        // The 8th lock: the length doubled three times at most.
+        assert_eq!(state.locked_until, Some(at + time::Duration::seconds(60 * 8)));
+        // Other pairs are untouched; a success clears only its own.
+        assert_eq!(store.login_failures("anna", "192.0.2.2").await.unwrap(), None);
+        let first = store.record_login_failure("anna", "192.0.2.2", rule, at).await.unwrap();
+        assert_eq!((first.failures, first.locked_until), (1, None));
+        store.clear_login_failures("anna", "192.0.2.1").await.unwrap();
+        assert_eq!(store.login_failures("anna", "192.0.2.1").await.unwrap(), None);
+        assert!(store.login_failures("anna", "192.0.2.2").await.unwrap().is_some());
+        // Idle, unlocked counters are purged.
+        let later = at + time::Duration::days(2);
+        assert_eq!(store.purge_login_failures(later, later).await.unwrap(), 1);
+    }
+}
