@@ -2,8 +2,10 @@
 //! optional TOML file over defaults, validated once into a [`Config`].
 
 use crate::domain::limits::RateSettings;
+use crate::domain::password::PasswordSettings;
 use crate::domain::phone::Region;
 use crate::domain::push::{PushOrigin, default_push_origins};
+use crate::http::serve::ListenLimits;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -44,6 +46,12 @@ pub struct ServeArgs {
     /// Most cards in one page of a CardDAV sync-collection answer [default: 1000].
     #[arg(long, env = "ROSTER_CARDDAV_SYNC_PAGE")]
     pub carddav_sync_page: Option<usize>,
+    /// Serve `/metrics` on this address only (not on the main listener) [default: the main listener].
+    #[arg(long, env = "ROSTER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token that `/metrics` asks for [default: none; the endpoint is open].
+    #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// Keys of the optional TOML file.
@@ -61,6 +69,10 @@ struct FileConfig {
     lockout_after: Option<i64>,
     lockout_minutes: Option<u64>,
     logins_per_minute: Option<u32>,
+    address_logins_per_minute: Option<u32>,
+    total_logins_per_minute: Option<u32>,
+    password_workers: Option<usize>,
+    password_queue_seconds: Option<u64>,
     registrations_per_hour: Option<u32>,
     invites_per_hour: Option<u32>,
     reads_per_minute: Option<u32>,
@@ -71,6 +83,11 @@ struct FileConfig {
     push_allowed_origins: Option<Vec<String>>,
     push_contact: Option<String>,
     push_coalesce_ms: Option<u64>,
+    max_connections: Option<usize>,
+    header_timeout_seconds: Option<u64>,
+    body_timeout_seconds: Option<u64>,
+    metrics_listen: Option<SocketAddr>,
+    metrics_token: Option<String>,
 }
 
 /// The validated configuration of one server.
@@ -96,6 +113,8 @@ pub struct Config {
     pub lockout_for: Duration,
     /// Rate limits.
     pub rates: RateSettings,
+    /// Password hashing concurrency and queue wait.
+    pub passwords: PasswordSettings,
     /// Change-log entries kept per group at least.
     pub log_keep_versions: i64,
     /// Change-log entries younger than this are kept.
@@ -113,6 +132,14 @@ pub struct Config {
     /// Most cards in one page of a sync-collection answer; longer ones continue in pages
     /// (RFC 6578 §3.6), which DAVx5 saves one by one.
     pub carddav_sync_page: usize,
+    /// Connection cap and header timeout of the listener.
+    pub listen_limits: ListenLimits,
+    /// Longest wait for the next piece of a request body.
+    pub body_timeout: Duration,
+    /// Separate listen address for `/metrics`, if any.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token for `/metrics`, if any.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -129,6 +156,7 @@ impl Config {
             lockout_after: 10,
             lockout_for: Duration::from_secs(15 * 60),
             rates: RateSettings::default(),
+            passwords: PasswordSettings::default(),
             log_keep_versions: 10_000,
             log_keep_for: Duration::from_secs(30 * 24 * 3600),
             log_json: false,
@@ -137,6 +165,10 @@ impl Config {
             push_contact: None,
             push_coalesce: Duration::from_millis(1500),
             carddav_sync_page: 1000,
+            listen_limits: ListenLimits::default(),
+            body_timeout: Duration::from_secs(30),
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 
@@ -197,6 +229,14 @@ impl Config {
         }
         let rates = &mut config.rates;
         rates.logins_per_minute = file.logins_per_minute.unwrap_or(rates.logins_per_minute);
+        rates.address_logins_per_minute = file
+            .address_logins_per_minute
+            .unwrap_or(rates.address_logins_per_minute);
+        rates.total_logins_per_minute = file.total_logins_per_minute.unwrap_or(rates.total_logins_per_minute);
+        config.passwords.workers = positive("password_workers", file.password_workers, config.passwords.workers)?;
+        if let Some(seconds) = file.password_queue_seconds {
+            config.passwords.queue_wait = Duration::from_secs(seconds.max(1));
+        }
         rates.registrations_per_hour = file.registrations_per_hour.unwrap_or(rates.registrations_per_hour);
         rates.invites_per_hour = file.invites_per_hour.unwrap_or(rates.invites_per_hour);
         rates.reads_per_minute = file.reads_per_minute.unwrap_or(rates.reads_per_minute);
@@ -226,6 +266,29 @@ impl Config {
         }
         if let Some(ms) = file.push_coalesce_ms {
             config.push_coalesce = Duration::from_millis(ms.max(1));
+        }
+        config.listen_limits.max_connections = positive(
+            "max_connections",
+            file.max_connections,
+            config.listen_limits.max_connections,
+        )?;
+        if let Some(seconds) = file.header_timeout_seconds {
+            config.listen_limits.header_timeout = Duration::from_secs(seconds.max(1));
+        }
+        if let Some(seconds) = file.body_timeout_seconds {
+            config.body_timeout = Duration::from_secs(seconds.max(1));
+        }
+        config.metrics_listen = args.metrics_listen.or(file.metrics_listen);
+        config.metrics_token = args
+            .metrics_token
+            .clone()
+            .or(file.metrics_token)
+            .filter(|token| !token.is_empty());
+        if config
+            .metrics_listen
+            .is_some_and(|address| address == config.listen && address.port() != 0)
+        {
+            bail!("metrics_listen must differ from listen");
         }
         config.log_json = args.log_json;
         Ok(config)

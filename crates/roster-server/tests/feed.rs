@@ -55,7 +55,7 @@ async fn setup(bus: Arc<dyn Bus>) -> (Arc<Roster>, Caller, Caller, tempfile::Tem
             password: "long enough".into(),
             terminal_name: None,
         };
-        let (token, _, _) = roster.login(&login, TerminalKind::Session).await.unwrap();
+        let (token, _, _) = roster.login(&login, TerminalKind::Session, None).await.unwrap();
         callers.push(roster.authenticate(&token).await.unwrap());
     }
     let ben = callers.pop().unwrap();

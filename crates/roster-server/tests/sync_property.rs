@@ -120,6 +120,7 @@ async fn run(steps: Vec<Step>) {
                     terminal_name: None,
                 },
                 TerminalKind::Session,
+                None,
             )
             .await
             .unwrap();

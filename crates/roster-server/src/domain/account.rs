@@ -5,15 +5,11 @@ use super::error::{Error, FieldErrors, Result};
 use super::ids::{AccountId, TerminalId};
 use super::model::{Account, NewTerminal, Terminal};
 use super::{Roster, now};
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use roster_proto::api::{LoginRequest, RegisterRequest, TerminalKind};
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 /// The caller of a request: an account acting through one of its terminals.
@@ -32,10 +28,6 @@ const MAX_TERMINAL_NAME: usize = 100;
 // Seen timestamps are written at most this often per terminal, not on every request.
 const SEEN_RESOLUTION: Duration = Duration::from_secs(60);
 
-/// A hash to verify against when the login does not exist, so that a wrong login takes as
-/// long as a wrong password.
-static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| hash_password("not a real password").ok());
-
 /// Checks a login name: 3 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn parse_login(login: &str) -> Result<String, String> {
     let login = login.trim().to_ascii_lowercase();
@@ -46,24 +38,6 @@ pub fn parse_login(login: &str) -> Result<String, String> {
         return Err("3 to 64 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit".into());
     }
     Ok(login)
-}
-
-fn hash_password(password: &str) -> Result<String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Internal(anyhow::anyhow!("argon2: {e}")))
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-}
-
-/// Runs CPU-heavy password work off the async threads.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("password task failed: {e}")))
 }
 
 /// A fresh random credential and the hash that is stored instead of it.
@@ -114,8 +88,7 @@ impl Roster {
         };
         let (login, display_name) = errors.finish(|| (login.unwrap_or_default(), display_name.unwrap_or_default()))?;
         self.limits.registration(client)?;
-        let password = request.password.clone();
-        let hash = blocking(move || hash_password(&password)).await??;
+        let hash = self.passwords.hash(&request.password).await?;
         let account = Account {
             id: AccountId::random(),
             login,
@@ -128,9 +101,16 @@ impl Roster {
     }
 
     /// Logs in: checks the password and creates a terminal. Returns its credential, shown once.
-    pub async fn login(&self, request: &LoginRequest, kind: TerminalKind) -> Result<(String, Terminal, Account)> {
+    /// Attempts are limited per client address, in total and per login name.
+    pub async fn login(
+        &self,
+        request: &LoginRequest,
+        kind: TerminalKind,
+        client: Option<IpAddr>,
+    ) -> Result<(String, Terminal, Account)> {
         let name = terminal_name(request.terminal_name.as_deref(), kind)?;
         let login = request.login.trim().to_ascii_lowercase();
+        self.limits.login_attempt(client)?;
         self.limits.login(&login)?;
         let account = self.check_password(&login, &request.password).await?;
         let (token, terminal) = self.create_terminal(account.id, name, kind).await?;
@@ -141,8 +121,7 @@ impl Roster {
     pub async fn check_password(&self, login: &str, password: &str) -> Result<Account> {
         let stored = self.store.account_auth(login).await?;
         let Some(auth) = stored else {
-            let password = password.to_string();
-            blocking(move || DUMMY_HASH.as_deref().map(|h| verify_password(&password, h))).await?;
+            self.passwords.waste(password).await?;
             return Err(Error::Unauthorized);
         };
         let at = now();
@@ -151,8 +130,7 @@ impl Roster {
                 retry_after: Duration::try_from(until - at).unwrap_or_default(),
             });
         }
-        let (password, hash) = (password.to_string(), auth.password_hash.clone());
-        if blocking(move || verify_password(&password, &hash)).await? {
+        if self.passwords.verify(password, &auth.password_hash).await? {
             if auth.failed_logins != 0 || auth.locked_until.is_some() {
                 self.store.set_login_failures(auth.account.id, 0, None).await?;
             }
@@ -222,8 +200,11 @@ impl Roster {
             .ok_or(Error::Unauthorized)?;
         let at = now();
         if terminal.last_seen_at.is_none_or(|seen| at - seen >= SEEN_RESOLUTION) {
-            self.store.touch_terminal(terminal.id, at).await?;
-            terminal.last_seen_at = Some(at);
+            // Bookkeeping must not turn a read into a failure (disk full, read-only database).
+            match self.store.touch_terminal(terminal.id, at).await {
+                Ok(()) => terminal.last_seen_at = Some(at),
+                Err(e) => tracing::warn!(error = %e, terminal = %terminal.id, "cannot record that a terminal was seen"),
+            }
         }
         Ok(Caller { account, terminal })
     }
@@ -252,8 +233,7 @@ impl Roster {
             .account_auth_by_id(caller.account.id)
             .await?
             .ok_or(Error::Unauthorized)?;
-        let (password, hash) = (password.to_string(), auth.password_hash);
-        if !blocking(move || verify_password(&password, &hash)).await? {
+        if !self.passwords.verify(password, &auth.password_hash).await? {
             return Err(Error::Forbidden("the password is wrong".into()));
         }
         let changes = self.store.delete_account(caller.account.id, now()).await?;
@@ -299,15 +279,6 @@ mod tests {
         for bad in ["ab", "-anna", "anna smith", "änna", &"a".repeat(65)] {
             assert!(parse_login(bad).is_err(), "{bad:?} was accepted");
         }
-    }
-
-    #[test]
-    fn passwords_verify_only_against_their_own_hash() {
-        let hash = hash_password("correct horse").unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &hash));
-        assert!(!verify_password("wrong horse", &hash));
-        assert!(!verify_password("correct horse", "not a hash"));
     }
 
     #[test]

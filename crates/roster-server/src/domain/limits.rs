@@ -4,7 +4,7 @@
 use super::error::{Error, Result};
 use super::ids::AccountId;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 pub struct RateSettings {
     /// Login attempts per login name per minute.
     pub logins_per_minute: u32,
+    /// Login attempts per client address per minute.
+    pub address_logins_per_minute: u32,
+    /// Login attempts per minute from everywhere together: password checks are costly.
+    pub total_logins_per_minute: u32,
     /// Registrations per client address per hour.
     pub registrations_per_hour: u32,
     /// Invites created per account per hour.
@@ -28,6 +32,8 @@ impl Default for RateSettings {
     fn default() -> Self {
         RateSettings {
             logins_per_minute: 20,
+            address_logins_per_minute: 60,
+            total_logins_per_minute: 1200,
             registrations_per_hour: 30,
             invites_per_hour: 100,
             reads_per_minute: 600,
@@ -37,6 +43,8 @@ impl Default for RateSettings {
 
 pub(crate) struct Limits {
     logins: DefaultKeyedRateLimiter<String>,
+    address_logins: DefaultKeyedRateLimiter<Option<IpAddr>>,
+    total_logins: DefaultDirectRateLimiter,
     registrations: DefaultKeyedRateLimiter<Option<IpAddr>>,
     invites: DefaultKeyedRateLimiter<AccountId>,
     reads: DefaultKeyedRateLimiter<AccountId>,
@@ -99,6 +107,8 @@ impl Limits {
         let hour = Duration::from_secs(3600);
         Limits {
             logins: DefaultKeyedRateLimiter::keyed(quota(rates.logins_per_minute, minute)),
+            address_logins: DefaultKeyedRateLimiter::keyed(quota(rates.address_logins_per_minute, minute)),
+            total_logins: DefaultDirectRateLimiter::direct(quota(rates.total_logins_per_minute, minute)),
             registrations: DefaultKeyedRateLimiter::keyed(quota(rates.registrations_per_hour, hour)),
             invites: DefaultKeyedRateLimiter::keyed(quota(rates.invites_per_hour, hour)),
             reads: DefaultKeyedRateLimiter::keyed(quota(rates.reads_per_minute, minute)),
@@ -112,6 +122,15 @@ impl Limits {
 
     pub(crate) fn login(&self, login: &str) -> Result<()> {
         check(&self.logins, &login.to_string())
+    }
+
+    /// Counts a login attempt from `client` against its address's and the total allowance;
+    /// the address is checked first, so that one client cannot spend everyone's allowance.
+    pub(crate) fn login_attempt(&self, client: Option<IpAddr>) -> Result<()> {
+        check(&self.address_logins, &client)?;
+        self.total_logins.check().map_err(|not_until| Error::RateLimited {
+            retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+        })
     }
 
     pub(crate) fn registration(&self, client: Option<IpAddr>) -> Result<()> {
@@ -139,6 +158,7 @@ impl Limits {
     /// Forgets keys whose buckets are full again, so memory does not grow with every caller.
     pub(crate) fn shrink(&self) {
         self.logins.retain_recent();
+        self.address_logins.retain_recent();
         self.registrations.retain_recent();
         self.invites.retain_recent();
         self.reads.retain_recent();
@@ -161,6 +181,31 @@ mod tests {
         }
         assert!(matches!(limits.login("anna"), Err(Error::RateLimited { .. })));
         assert!(limits.login("ben").is_ok(), "limits are per key");
+    }
+
+    #[test]
+    fn login_attempts_are_limited_per_address_and_in_total() {
+        let limits = Limits::new(&RateSettings {
+            address_logins_per_minute: 2,
+            total_logins_per_minute: 3,
+            ..RateSettings::default()
+        });
+        let (a, b, c) = (
+            Some([10, 0, 0, 1].into()),
+            Some([10, 0, 0, 2].into()),
+            Some([10, 0, 0, 3].into()),
+        );
+        assert!(limits.login_attempt(a).is_ok());
+        assert!(limits.login_attempt(a).is_ok());
+        assert!(matches!(limits.login_attempt(a), Err(Error::RateLimited { .. })));
+        assert!(
+            limits.login_attempt(b).is_ok(),
+            "a refused address spent none of the total"
+        );
+        assert!(
+            matches!(limits.login_attempt(c), Err(Error::RateLimited { .. })),
+            "total spent"
+        );
     }
 
     #[test]

@@ -87,6 +87,8 @@ fn run(dir: &TempDir, listen: SocketAddr, keep_versions: i64) -> (SocketAddr, Ru
     config.default_region = "DE".parse().unwrap();
     config.rates.registrations_per_hour = 10_000;
     config.rates.logins_per_minute = 10_000;
+    config.rates.address_logins_per_minute = 10_000;
+    config.rates.total_logins_per_minute = 10_000;
     config.rates.reads_per_minute = 100_000;
     config.rates.invites_per_hour = 10_000;
     config.log_keep_versions = keep_versions;

@@ -4,16 +4,16 @@ use super::{account_view, terminal_view};
 use crate::domain::ids::TerminalId;
 use crate::http::AppState;
 use crate::http::auth::Auth;
+use crate::http::client::ClientAddress;
 use crate::http::error::{ApiResult, Json, Path};
-use axum::extract::{ConnectInfo, State};
+use axum::Router;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::{Extension, Router};
 use roster_proto::api::{
     AccountView, DeleteAccountRequest, LoginRequest, LoginResponse, Problem, RegisterRequest, TerminalKind,
     TerminalView,
 };
-use std::net::SocketAddr;
 use uuid::Uuid;
 
 pub(super) fn router() -> Router<AppState> {
@@ -32,22 +32,23 @@ pub(super) fn router() -> Router<AppState> {
               (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub(super) async fn register(
     State(state): State<AppState>,
-    client: Option<Extension<ConnectInfo<SocketAddr>>>,
+    ClientAddress(client): ClientAddress,
     Json(request): Json<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<AccountView>)> {
-    let ip = client.map(|Extension(ConnectInfo(addr))| addr.ip());
-    let account = state.roster.register(&request, ip).await?;
+    let account = state.roster.register(&request, client).await?;
     Ok((StatusCode::CREATED, Json(account_view(&account))))
 }
 
 /// POST /api/v1/sessions — log in; creates a terminal and returns its token once.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = LoginRequest,
-    responses((status = 201, body = LoginResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 201, body = LoginResponse), (status = 401, body = Problem), (status = 429, body = Problem),
+              (status = 503, description = "password checks saturated; see Retry-After", body = Problem)))]
 pub(super) async fn login(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     Json(request): Json<LoginRequest>,
 ) -> ApiResult<(StatusCode, Json<LoginResponse>)> {
-    let (token, terminal, account) = state.roster.login(&request, TerminalKind::Session).await?;
+    let (token, terminal, account) = state.roster.login(&request, TerminalKind::Session, client).await?;
     Ok((
         StatusCode::CREATED,
         Json(LoginResponse {
