@@ -76,6 +76,10 @@ enum Test {
         /// Logins sent at once.
         #[arg(long, default_value_t = 2000)]
         count: usize,
+        /// Then this many ordinary registrations, each followed by a login, from 8 clients;
+        /// reports the server's RSS when idle again.
+        #[arg(long, default_value_t = 0)]
+        ordinary: usize,
     },
 }
 
@@ -336,12 +340,12 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let bin = server_bin(cli.server_bin.clone())?;
-    if let Test::Logins { count } = cli.test {
+    if let Test::Logins { count, ordinary } = cli.test {
         let wanted = (count as u64) * 2 + 1024;
         if rlimit::increase_nofile_limit(wanted).unwrap_or(soft) < wanted {
             bail!("{count} logins need {wanted} open files; raise the limit with `ulimit -n`");
         }
-        return bogus_logins(&bin, count.clamp(1, 20_000)).await;
+        return bogus_logins(&bin, count.clamp(1, 20_000), ordinary.min(100_000)).await;
     }
     let seed = seed(cli.members, cli.terminals).await?;
     let port = free_port()?;
@@ -491,12 +495,13 @@ async fn main() -> anyhow::Result<()> {
 
 /// Fires `count` concurrent logins with made-up names at a fresh server (rate limits raised
 /// so that every request reaches the password check) and reports RSS and latency.
-async fn bogus_logins(bin: &Path, count: usize) -> anyhow::Result<()> {
+async fn bogus_logins(bin: &Path, count: usize, ordinary: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("roster.toml");
     std::fs::write(
         &config,
-        "logins_per_minute = 1000000\naddress_logins_per_minute = 1000000\ntotal_logins_per_minute = 1000000\n",
+        "logins_per_minute = 1000000\naddress_logins_per_minute = 1000000\ntotal_logins_per_minute = 1000000\n\
+         registrations_per_hour = 1000000\n",
     )?;
     let server_addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
     let child = std::process::Command::new(bin)
@@ -565,6 +570,43 @@ async fn bogus_logins(bin: &Path, count: usize) -> anyhow::Result<()> {
         during as f64 / 1024.0,
         after as f64 / 1024.0
     );
+    if ordinary > 0 {
+        let started = Instant::now();
+        let mut clients = tokio::task::JoinSet::new();
+        for client_no in 0..8 {
+            let (client, base) = (client.clone(), base.clone());
+            clients.spawn(async move {
+                let mut failures = 0usize;
+                for i in (client_no..ordinary).step_by(8) {
+                    let login = format!("member{i}");
+                    let body = serde_json::json!({"login": login, "password": "an ordinary password"});
+                    for path in ["/api/v1/accounts", "/api/v1/sessions"] {
+                        let ok = client
+                            .post(format!("{base}{path}"))
+                            .json(&body)
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status().is_success());
+                        failures += usize::from(!ok);
+                    }
+                }
+                failures
+            });
+        }
+        let mut failures = 0;
+        while let Some(done) = clients.join_next().await {
+            failures += done?;
+        }
+        let elapsed = started.elapsed();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let (idle_again, peak) = rss_kib(pid).unwrap_or_default();
+        println!(
+            "{ordinary} registrations + logins from 8 clients in {elapsed:.1?} ({failures} failed): \
+             server RSS 5 s later {:.1} MiB (peak so far {:.1} MiB)",
+            idle_again as f64 / 1024.0,
+            peak as f64 / 1024.0
+        );
+    }
     drop(server);
     Ok(())
 }

@@ -365,6 +365,48 @@ mod tests {
     }
 
     #[test]
+    fn resource_limits_come_from_the_file_and_metrics_settings_from_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            "max_connections = 100\nheader_timeout_seconds = 3\nbody_timeout_seconds = 4\n\
+             password_workers = 3\npassword_queue_seconds = 2\naddress_logins_per_minute = 7\n\
+             total_logins_per_minute = 70\nmetrics_token = \"from-file\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            database_url: Some("sqlite::memory:".into()),
+            metrics_listen: Some("127.0.0.1:9090".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.listen_limits.max_connections, 100);
+        assert_eq!(config.listen_limits.header_timeout, Duration::from_secs(3));
+        assert_eq!(config.body_timeout, Duration::from_secs(4));
+        assert_eq!(config.passwords.workers, 3);
+        assert_eq!(config.passwords.queue_wait, Duration::from_secs(2));
+        assert_eq!(config.rates.address_logins_per_minute, 7);
+        assert_eq!(config.rates.total_logins_per_minute, 70);
+        assert_eq!(config.metrics_token.as_deref(), Some("from-file"));
+        assert_eq!(config.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        let args = ServeArgs {
+            metrics_token: Some("from-flag".into()),
+            ..args
+        };
+        assert_eq!(Config::load(&args).unwrap().metrics_token.as_deref(), Some("from-flag"));
+
+        std::fs::write(&file, "max_connections = 0\n").unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            database_url: Some("sqlite::memory:".into()),
+            ..ServeArgs::default()
+        };
+        assert!(Config::load(&args).unwrap_err().to_string().contains("max_connections"));
+    }
+
+    #[test]
     fn push_settings_come_from_the_file_and_the_environment() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("roster.toml");
