@@ -6,7 +6,9 @@
 //! has only ~28,000 ephemeral ports), waits for their initial sync, then:
 //! - `push`: changes one member's card R times and measures, per change, the delay until each
 //!   terminal has received it (p50/p99/max), and the server's RSS;
-//! - `idle`: holds the connections open and reports the server's RSS and per-connection cost.
+//! - `idle`: holds the connections open and reports the server's RSS and per-connection cost;
+//! - `logins`: no terminals; fires N concurrent logins with made-up names at a fresh server and
+//!   reports its peak RSS, its RSS after the burst, and the answer latency p50/p99 by status.
 //!
 //! Every request goes to 127.0.0.1; every loop is bounded in count and time.
 
@@ -68,6 +70,16 @@ enum Test {
         /// Seconds to hold the connections before measuring.
         #[arg(long, default_value_t = 5)]
         hold: u64,
+    },
+    /// Server memory and answer latency under concurrent logins with made-up names.
+    Logins {
+        /// Logins sent at once.
+        #[arg(long, default_value_t = 2000)]
+        count: usize,
+        /// Then this many ordinary registrations, each followed by a login, from 8 clients;
+        /// reports the server's RSS when idle again.
+        #[arg(long, default_value_t = 0)]
+        ordinary: usize,
     },
 }
 
@@ -340,6 +352,13 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let bin = server_bin(cli.server_bin.clone())?;
+    if let Test::Logins { count, ordinary } = cli.test {
+        let wanted = (count as u64) * 2 + 1024;
+        if rlimit::increase_nofile_limit(wanted).unwrap_or(soft) < wanted {
+            bail!("{count} logins need {wanted} open files; raise the limit with `ulimit -n`");
+        }
+        return bogus_logins(&bin, count.clamp(1, 20_000), ordinary.min(100_000)).await;
+    }
     let seed = seed(cli.members, cli.terminals).await?;
     let port = free_port()?;
     let server_addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -417,6 +436,8 @@ async fn main() -> anyhow::Result<()> {
     );
 
     match cli.test {
+        // Measured before any terminal is seeded (see above).
+        Test::Logins { .. } => {}
         Test::Idle { hold } => {
             tokio::time::sleep(Duration::from_secs(hold.min(3600))).await;
             let (rss, peak) = rss_kib(pid).unwrap_or_default();
@@ -483,6 +504,124 @@ async fn main() -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     drop(server);
     let _ = seed.group;
+    Ok(())
+}
+
+/// Fires `count` concurrent logins with made-up names at a fresh server (rate limits raised
+/// so that every request reaches the password check) and reports RSS and latency.
+async fn bogus_logins(bin: &Path, count: usize, ordinary: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("roster.toml");
+    std::fs::write(
+        &config,
+        "logins_per_minute = 1000000\ntotal_logins_per_minute = 1000000\n\
+         registrations_per_hour = 1000000\n",
+    )?;
+    let server_addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+    let child = std::process::Command::new(bin)
+        .args(["serve", "--listen", &server_addr.to_string()])
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let server = ServerProcess(child);
+    let pid = server.0.id();
+    let base = format!("http://{server_addr}");
+    wait_healthy(&base).await?;
+    let idle = rss_kib(pid).map_or(0, |r| r.0);
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+    let started = Instant::now();
+    let mut logins = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let (client, base) = (client.clone(), base.clone());
+        logins.spawn(async move {
+            let sent = Instant::now();
+            let status = client
+                .post(format!("{base}/api/v1/sessions"))
+                .json(&serde_json::json!({"login": format!("nobody{i}"), "password": "made-up password"}))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            (status, sent.elapsed())
+        });
+    }
+    let mut by_status: std::collections::BTreeMap<u16, Vec<Duration>> = Default::default();
+    let mut all = Vec::new();
+    while let Some(answer) = logins.join_next().await {
+        let (status, latency) = answer?;
+        by_status.entry(status).or_default().push(latency);
+        all.push(latency);
+    }
+    let burst = started.elapsed();
+    let (during, peak) = rss_kib(pid).unwrap_or_default();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (after, _) = rss_kib(pid).unwrap_or_default();
+    all.sort();
+    println!(
+        "{count} concurrent bogus logins in {burst:.1?}: p50 {:.1?}, p99 {:.1?}, max {:.1?}",
+        percentile(&all, 0.50),
+        percentile(&all, 0.99),
+        all.last().copied().unwrap_or_default()
+    );
+    for (status, latencies) in &mut by_status {
+        latencies.sort();
+        println!(
+            "  status {status}: {} answers, p50 {:.1?}, p99 {:.1?}",
+            latencies.len(),
+            percentile(latencies, 0.50),
+            percentile(latencies, 0.99)
+        );
+    }
+    println!(
+        "server RSS: idle {:.1} MiB, peak {:.1} MiB, at the end of the burst {:.1} MiB, 2 s later {:.1} MiB",
+        idle as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        during as f64 / 1024.0,
+        after as f64 / 1024.0
+    );
+    if ordinary > 0 {
+        let started = Instant::now();
+        let mut clients = tokio::task::JoinSet::new();
+        for client_no in 0..8 {
+            let (client, base) = (client.clone(), base.clone());
+            clients.spawn(async move {
+                let mut failures = 0usize;
+                for i in (client_no..ordinary).step_by(8) {
+                    let login = format!("member{i}");
+                    let body = serde_json::json!({"login": login, "password": "an ordinary password"});
+                    for path in ["/api/v1/accounts", "/api/v1/sessions"] {
+                        let ok = client
+                            .post(format!("{base}{path}"))
+                            .json(&body)
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status().is_success());
+                        failures += usize::from(!ok);
+                    }
+                }
+                failures
+            });
+        }
+        let mut failures = 0;
+        while let Some(done) = clients.join_next().await {
+            failures += done?;
+        }
+        let elapsed = started.elapsed();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let (idle_again, peak) = rss_kib(pid).unwrap_or_default();
+        println!(
+            "{ordinary} registrations + logins from 8 clients in {elapsed:.1?} ({failures} failed): \
+             server RSS 5 s later {:.1} MiB (peak so far {:.1} MiB)",
+            idle_again as f64 / 1024.0,
+            peak as f64 / 1024.0
+        );
+    }
+    drop(server);
     Ok(())
 }
 

@@ -6,7 +6,8 @@ use crate::domain::card::CardRules;
 use crate::domain::doctor::{PHONE_RULES, PhoneReport};
 use crate::domain::push::PushSettings;
 use crate::domain::{Roster, Settings};
-use crate::http::{self, AppState};
+use crate::http::serve::{self, ListenLimits};
+use crate::http::{self, AppState, HttpSettings};
 use crate::push::Dispatcher;
 use crate::store::sqlite::SqliteStore;
 use anyhow::Context;
@@ -21,6 +22,8 @@ use tokio::net::TcpListener;
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    limits: ListenLimits,
+    metrics: Option<(TcpListener, Router)>,
     roster: Arc<Roster>,
 }
 
@@ -29,6 +32,11 @@ impl Application {
     /// routes.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let store = SqliteStore::connect(&config.database_url).await?;
+        Self::build_on(config, store).await
+    }
+
+    /// Like [`Application::build`], on a store opened by the caller (tests reach its pool).
+    pub async fn build_on(config: Config, store: SqliteStore) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -55,11 +63,30 @@ impl Application {
             roster: roster.clone(),
             metrics: http::metrics::handle(),
             trusted_proxies: config.trusted_proxies.clone().into(),
+            metrics_token: config.metrics_token.as_deref().map(Arc::from),
         };
-        let router = http::router(state, config.max_body_bytes);
+        let metrics = match config.metrics_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("cannot listen for metrics on {address}"))?;
+                Some((listener, http::metrics_router(state.clone())))
+            }
+            None => None,
+        };
+        let router = http::router(
+            state,
+            HttpSettings {
+                max_body_bytes: config.max_body_bytes,
+                body_timeout: config.body_timeout,
+                metrics_here: metrics.is_none(),
+            },
+        );
         Ok(Application {
             listener,
             router,
+            limits: config.listen_limits,
+            metrics,
             roster,
         })
     }
@@ -69,6 +96,13 @@ impl Application {
         self.listener
             .local_addr()
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The bound address of the separate metrics listener, if there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
     }
 
     /// The domain service of this server.
@@ -97,12 +131,18 @@ impl Application {
             // tell them, so that terminals reconnect instead of seeing a dead socket.
             streams.close_streams();
         };
-        let served = axum::serve(
-            self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let metrics = self.metrics.map(|(listener, router)| {
+            tokio::spawn(async move {
+                let served = serve::serve(listener, router, ListenLimits::default(), std::future::pending()).await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "the metrics listener failed");
+                }
+            })
+        });
+        let served = serve::serve(self.listener, self.router, self.limits, shutdown).await;
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         upkeep.abort();
         hub.abort();
         pushes.abort();
@@ -163,6 +203,7 @@ pub fn settings(config: &Config, public_url: String) -> Settings {
         },
         public_url,
         rates: config.rates,
+        passwords: config.passwords,
         basic_main_password: config.carddav_main_password,
         sync_page: config.carddav_sync_page,
         log_keep_versions: config.log_keep_versions,

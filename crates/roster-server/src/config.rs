@@ -3,8 +3,10 @@
 
 use crate::domain::account::Registration;
 use crate::domain::limits::RateSettings;
+use crate::domain::password::PasswordSettings;
 use crate::domain::phone::Region;
 use crate::domain::push::{PushOrigin, default_push_origins};
+use crate::http::serve::ListenLimits;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -53,6 +55,12 @@ pub struct ServeArgs {
     /// networks (`127.0.0.1`, `10.0.0.0/8`, `::1`) [default: none].
     #[arg(long, env = "ROSTER_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<String>>,
+    /// Serve `/metrics` on this address only (not on the main listener) [default: the main listener].
+    #[arg(long, env = "ROSTER_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token that `/metrics` asks for [default: none; the endpoint is open].
+    #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 /// Keys of the optional TOML file.
@@ -70,6 +78,9 @@ struct FileConfig {
     lockout_after: Option<i64>,
     lockout_minutes: Option<u64>,
     logins_per_minute: Option<u32>,
+    total_logins_per_minute: Option<u32>,
+    password_workers: Option<usize>,
+    password_queue_seconds: Option<u64>,
     registrations_per_hour: Option<u32>,
     invites_per_hour: Option<u32>,
     reads_per_minute: Option<u32>,
@@ -87,6 +98,11 @@ struct FileConfig {
     multiget_cards_per_minute: Option<u32>,
     stream_connects_per_minute: Option<u32>,
     streams_per_account: Option<u32>,
+    max_connections: Option<usize>,
+    header_timeout_seconds: Option<u64>,
+    body_timeout_seconds: Option<u64>,
+    metrics_listen: Option<SocketAddr>,
+    metrics_token: Option<String>,
 }
 
 /// The validated configuration of one server.
@@ -112,6 +128,8 @@ pub struct Config {
     pub lockout_for: Duration,
     /// Rate limits.
     pub rates: RateSettings,
+    /// Password hashing concurrency and queue wait.
+    pub passwords: PasswordSettings,
     /// Change-log entries kept per group at least.
     pub log_keep_versions: i64,
     /// Change-log entries younger than this are kept.
@@ -133,6 +151,14 @@ pub struct Config {
     pub registration: Registration,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Connection cap and header timeout of the listener.
+    pub listen_limits: ListenLimits,
+    /// Longest wait for the next piece of a request body.
+    pub body_timeout: Duration,
+    /// Separate listen address for `/metrics`, if any.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Bearer token for `/metrics`, if any.
+    pub metrics_token: Option<String>,
 }
 
 impl Config {
@@ -149,6 +175,7 @@ impl Config {
             lockout_after: 10,
             lockout_for: Duration::from_secs(15 * 60),
             rates: RateSettings::default(),
+            passwords: PasswordSettings::default(),
             log_keep_versions: 10_000,
             log_keep_for: Duration::from_secs(30 * 24 * 3600),
             log_json: false,
@@ -159,6 +186,10 @@ impl Config {
             carddav_sync_page: 1000,
             registration: Registration::Open,
             trusted_proxies: Vec::new(),
+            listen_limits: ListenLimits::default(),
+            body_timeout: Duration::from_secs(30),
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 
@@ -219,6 +250,11 @@ impl Config {
         }
         let rates = &mut config.rates;
         rates.logins_per_minute = file.logins_per_minute.unwrap_or(rates.logins_per_minute);
+        rates.total_logins_per_minute = file.total_logins_per_minute.unwrap_or(rates.total_logins_per_minute);
+        config.passwords.workers = positive("password_workers", file.password_workers, config.passwords.workers)?;
+        if let Some(seconds) = file.password_queue_seconds {
+            config.passwords.queue_wait = Duration::from_secs(seconds.max(1));
+        }
         rates.registrations_per_hour = file.registrations_per_hour.unwrap_or(rates.registrations_per_hour);
         rates.invites_per_hour = file.invites_per_hour.unwrap_or(rates.invites_per_hour);
         rates.reads_per_minute = file.reads_per_minute.unwrap_or(rates.reads_per_minute);
@@ -268,6 +304,29 @@ impl Config {
         }
         if let Some(ms) = file.push_coalesce_ms {
             config.push_coalesce = Duration::from_millis(ms.max(1));
+        }
+        config.listen_limits.max_connections = positive(
+            "max_connections",
+            file.max_connections,
+            config.listen_limits.max_connections,
+        )?;
+        if let Some(seconds) = file.header_timeout_seconds {
+            config.listen_limits.header_timeout = Duration::from_secs(seconds.max(1));
+        }
+        if let Some(seconds) = file.body_timeout_seconds {
+            config.body_timeout = Duration::from_secs(seconds.max(1));
+        }
+        config.metrics_listen = args.metrics_listen.or(file.metrics_listen);
+        config.metrics_token = args
+            .metrics_token
+            .clone()
+            .or(file.metrics_token)
+            .filter(|token| !token.is_empty());
+        if config
+            .metrics_listen
+            .is_some_and(|address| address == config.listen && address.port() != 0)
+        {
+            bail!("metrics_listen must differ from listen");
         }
         config.log_json = args.log_json;
         Ok(config)
@@ -391,6 +450,48 @@ mod tests {
             };
             assert!(Config::load(&args).unwrap_err().to_string().contains(what), "{bad}");
         }
+    }
+
+    #[test]
+    fn resource_limits_come_from_the_file_and_metrics_settings_from_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            "max_connections = 100\nheader_timeout_seconds = 3\nbody_timeout_seconds = 4\n\
+             password_workers = 3\npassword_queue_seconds = 2\nlogins_per_minute = 7\n\
+             total_logins_per_minute = 70\nmetrics_token = \"from-file\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            database_url: Some("sqlite::memory:".into()),
+            metrics_listen: Some("127.0.0.1:9090".parse().unwrap()),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(config.listen_limits.max_connections, 100);
+        assert_eq!(config.listen_limits.header_timeout, Duration::from_secs(3));
+        assert_eq!(config.body_timeout, Duration::from_secs(4));
+        assert_eq!(config.passwords.workers, 3);
+        assert_eq!(config.passwords.queue_wait, Duration::from_secs(2));
+        assert_eq!(config.rates.logins_per_minute, 7);
+        assert_eq!(config.rates.total_logins_per_minute, 70);
+        assert_eq!(config.metrics_token.as_deref(), Some("from-file"));
+        assert_eq!(config.metrics_listen, Some("127.0.0.1:9090".parse().unwrap()));
+        let args = ServeArgs {
+            metrics_token: Some("from-flag".into()),
+            ..args
+        };
+        assert_eq!(Config::load(&args).unwrap().metrics_token.as_deref(), Some("from-flag"));
+
+        std::fs::write(&file, "max_connections = 0\n").unwrap();
+        let args = ServeArgs {
+            config: Some(file),
+            database_url: Some("sqlite::memory:".into()),
+            ..ServeArgs::default()
+        };
+        assert!(Config::load(&args).unwrap_err().to_string().contains("max_connections"));
     }
 
     #[test]

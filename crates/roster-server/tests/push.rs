@@ -637,3 +637,52 @@ async fn group_books_hear_of_joins_and_a_leaver_loses_its_subscription() {
     assert_eq!(sink.of("ben-group").len(), before);
     assert!(sink.of("anna-group").len() >= 2, "Anna still hears of the group");
 }
+
+/// A push service that accepts connections and never answers.
+async fn stalled_service() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    (origin, task)
+}
+
+#[tokio::test]
+async fn a_stalled_push_service_does_not_delay_pushes_to_others() {
+    let sink = Sink::start().await;
+    let (stalled, stalled_task) = stalled_service().await;
+    let server = TestServer::start_with(|config| {
+        config.push_allowed_origins = vec![sink.origin.parse().unwrap(), stalled.parse().unwrap()];
+        config.push_coalesce = WINDOW;
+    })
+    .await;
+    let (anna, ben) = pair(&server).await;
+    let (dav, _) = app_password(&anna, "phone").await;
+    let subscriber = Subscriber::new();
+    // More subscriptions at the stalled service than pushes may be in flight in all.
+    for i in 0..24 {
+        let answer = register(&dav, "me", &subscriber.register_body(&format!("{stalled}/ok/s{i}"))).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    }
+    let answer = register(&dav, "contacts", &subscriber.register_body(&sink.url("anna"))).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+
+    // Anna's own card: 24 pushes to the stalled service, each waiting for its timeout.
+    anna.set_card("Anna S.", "030 1111111").await;
+    tokio::time::sleep(WINDOW * 2).await;
+    // Ben's card: one push to the healthy sink, which must not queue behind them.
+    let changed = std::time::Instant::now();
+    ben.set_card("Ben M.", "030 2222222").await;
+    while sink.of("anna").is_empty() {
+        assert!(
+            changed.elapsed() < Duration::from_secs(4),
+            "the healthy push service waited behind the stalled one"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stalled_task.abort();
+}

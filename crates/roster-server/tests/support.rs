@@ -46,6 +46,7 @@ pub fn test_config(dir: &TempDir) -> Config {
     config.default_region = "DE".parse().expect("region");
     config.rates.registrations_per_hour = 10_000;
     config.rates.logins_per_minute = 10_000;
+    config.rates.total_logins_per_minute = 10_000;
     config.rates.reads_per_minute = 100_000;
     config.rates.invites_per_hour = 10_000;
     config.rates.password_checks_per_hour = 10_000;

@@ -10,9 +10,6 @@ use super::share_policy::ShareFields;
 use super::{Roster, now};
 use crate::store::Joining;
 use crate::store::credentials::{LockRule, PasswordChange};
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use roster_proto::api::{
@@ -20,7 +17,6 @@ use roster_proto::api::{
 };
 use sha2::{Digest, Sha256};
 use std::net::IpAddr;
-use std::sync::LazyLock;
 use std::time::Duration;
 
 /// Who may create accounts, as the operator sets it (`registration` in the configuration).
@@ -71,10 +67,6 @@ const LOGIN_FAILURES_KEPT: Duration = Duration::from_secs(24 * 3600);
 pub const APP_PASSWORD_SCOPE: &str =
     "an app password opens CardDAV only; log in with the account's password for the JSON API";
 
-/// A hash to verify against when the login does not exist, so that a wrong login takes as
-/// long as a wrong password.
-static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| hash_password("not a real password").ok());
-
 /// Checks a login name: 3 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn parse_login(login: &str) -> Result<String, String> {
     let login = login.trim().to_ascii_lowercase();
@@ -85,24 +77,6 @@ pub fn parse_login(login: &str) -> Result<String, String> {
         return Err("3 to 64 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit".into());
     }
     Ok(login)
-}
-
-fn hash_password(password: &str) -> Result<String> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|h| h.to_string())
-        .map_err(|e| Error::Internal(anyhow::anyhow!("argon2: {e}")))
-}
-
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-}
-
-/// Runs CPU-heavy password work off the async threads.
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("password task failed: {e}")))
 }
 
 /// A fresh random credential and the hash that is stored instead of it.
@@ -184,8 +158,7 @@ impl Roster {
             }
             None => None,
         };
-        let password = request.password.clone();
-        let hash = blocking(move || hash_password(&password)).await??;
+        let hash = self.passwords.hash(&request.password).await?;
         let account = Account {
             id: AccountId::random(),
             login,
@@ -257,16 +230,13 @@ impl Roster {
             None
         };
         // A wrong login takes as long as a wrong password.
-        let hash = stored.as_ref().map(|a| a.password_hash.clone());
-        let password = password.to_string();
-        let verified = blocking(move || match hash {
-            Some(hash) => verify_password(&password, &hash),
+        let verified = match &stored {
+            Some(auth) => self.passwords.verify(password, &auth.password_hash).await?,
             None => {
-                let _ = DUMMY_HASH.as_deref().map(|h| verify_password(&password, h));
+                self.passwords.waste(password).await?;
                 false
             }
-        })
-        .await?;
+        };
         match stored {
             Some(auth) if verified => {
                 if counted.is_some() {
@@ -353,8 +323,11 @@ impl Roster {
             .ok_or(Error::Unauthorized)?;
         let at = now();
         if terminal.last_seen_at.is_none_or(|seen| at - seen >= SEEN_RESOLUTION) {
-            self.store.touch_terminal(terminal.id, at).await?;
-            terminal.last_seen_at = Some(at);
+            // Bookkeeping must not turn a read into a failure (disk full, read-only database).
+            match self.store.touch_terminal(terminal.id, at).await {
+                Ok(()) => terminal.last_seen_at = Some(at),
+                Err(e) => tracing::warn!(error = %e, terminal = %terminal.id, "cannot record that a terminal was seen"),
+            }
         }
         Ok(Caller { account, terminal })
     }
@@ -387,8 +360,7 @@ impl Roster {
             .account_auth_by_id(caller.account.id)
             .await?
             .ok_or(Error::Unauthorized)?;
-        let (password, hash) = (password.to_string(), auth.password_hash);
-        if blocking(move || verify_password(&password, &hash)).await? {
+        if self.passwords.verify(password, &auth.password_hash).await? {
             Ok(())
         } else {
             Err(Error::Forbidden("the password is wrong".into()))
@@ -419,8 +391,7 @@ impl Roster {
             ));
         }
         self.confirm_password(caller, &request.current_password).await?;
-        let password = request.new_password.clone();
-        let hash = blocking(move || hash_password(&password)).await??;
+        let hash = self.passwords.hash(&request.new_password).await?;
         let revoked = self
             .store
             .change_password(&PasswordChange {
@@ -477,15 +448,6 @@ mod tests {
         for bad in ["ab", "-anna", "anna smith", "änna", &"a".repeat(65)] {
             assert!(parse_login(bad).is_err(), "{bad:?} was accepted");
         }
-    }
-
-    #[test]
-    fn passwords_verify_only_against_their_own_hash() {
-        let hash = hash_password("correct horse").unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse", &hash));
-        assert!(!verify_password("wrong horse", &hash));
-        assert!(!verify_password("correct horse", "not a hash"));
     }
 
     #[test]

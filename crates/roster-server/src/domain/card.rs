@@ -479,16 +479,17 @@ fn parse_photo(value: &str, max_bytes: usize) -> Result<Photo, String> {
     if bytes.len() > max_bytes {
         return Err(format!("the photo is larger than {} KiB", max_bytes / 1024));
     }
-    let media_type = if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        "image/jpeg"
+    let format = if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
+        image::ImageFormat::Jpeg
     } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        "image/png"
+        image::ImageFormat::Png
     } else {
         return Err("the photo must be a JPEG or PNG image".into());
     };
+    let stored = super::photo::clean(&bytes, format)?;
     Ok(Photo {
-        media_type: media_type.into(),
-        data: STANDARD.encode(&bytes),
+        media_type: "image/jpeg".into(),
+        data: STANDARD.encode(&stored),
     })
 }
 
@@ -610,7 +611,12 @@ mod tests {
 
     #[test]
     fn photos_are_typed_by_their_bytes_and_capped() {
-        let jpeg = STANDARD.encode([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+        // A real JPEG: photos are decoded and re-encoded (see `photo`).
+        let mut bytes = Vec::new();
+        image::DynamicImage::ImageRgb8(image::RgbImage::new(8, 8))
+            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
+            .unwrap();
+        let jpeg = STANDARD.encode(&bytes);
         let mut with_photo = input("030 1234567");
         with_photo.photo = Some(format!("data:image/png;base64,{jpeg}"));
         let card = Card::parse(&with_photo, &rules()).unwrap();

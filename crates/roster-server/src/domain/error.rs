@@ -33,6 +33,15 @@ pub enum Error {
         /// When a retry may succeed.
         retry_after: Duration,
     },
+    /// The server cannot do this now (saturated, or its storage is full or read-only); the
+    /// reason is shown, and a retry after the delay may succeed.
+    #[error("{reason}")]
+    Unavailable {
+        /// Why, in words for the caller.
+        reason: &'static str,
+        /// When a retry may succeed.
+        retry_after: Duration,
+    },
     /// A failure of the server itself; its detail is logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),

@@ -8,7 +8,7 @@
 use super::error::{Error, Result};
 use super::ids::AccountId;
 use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 pub struct RateSettings {
     /// Login attempts per client network per minute (also failed CardDAV logins).
     pub logins_per_minute: u32,
+    /// Login attempts per minute from everywhere together: password checks are costly.
+    pub total_logins_per_minute: u32,
     /// Registrations per client network per hour.
     pub registrations_per_hour: u32,
     /// Invites created per account per hour.
@@ -43,6 +45,7 @@ impl Default for RateSettings {
     fn default() -> Self {
         RateSettings {
             logins_per_minute: 20,
+            total_logins_per_minute: 1200,
             registrations_per_hour: 30,
             invites_per_hour: 100,
             reads_per_minute: 600,
@@ -76,6 +79,7 @@ pub fn client_network(client: Option<IpAddr>) -> String {
 
 pub(crate) struct Limits {
     logins: Networks,
+    total_logins: DefaultDirectRateLimiter,
     registrations: Networks,
     invites: DefaultKeyedRateLimiter<AccountId>,
     reads: DefaultKeyedRateLimiter<AccountId>,
@@ -178,6 +182,7 @@ impl Limits {
         let hour = Duration::from_secs(3600);
         Limits {
             logins: Networks::new(quota(rates.logins_per_minute, minute)),
+            total_logins: DefaultDirectRateLimiter::direct(quota(rates.total_logins_per_minute, minute)),
             registrations: Networks::new(quota(rates.registrations_per_hour, hour)),
             invites: DefaultKeyedRateLimiter::keyed(quota(rates.invites_per_hour, hour)),
             reads: DefaultKeyedRateLimiter::keyed(quota(rates.reads_per_minute, minute)),
@@ -194,9 +199,14 @@ impl Limits {
     }
 
     /// A login attempt from a client: limited per client network, whatever the login name,
-    /// so that nobody can exhaust someone else's attempts.
+    /// so that nobody can exhaust someone else's attempts; then against the allowance of all
+    /// clients together (password checks are costly). The network is checked first, so that
+    /// one client cannot spend everyone's allowance.
     pub(crate) fn login(&self, client: Option<IpAddr>) -> Result<()> {
-        self.logins.check(client_network(client))
+        self.logins.check(client_network(client))?;
+        self.total_logins.check().map_err(|not_until| Error::RateLimited {
+            retry_after: not_until.wait_time_from(DefaultClock::default().now()),
+        })
     }
 
     pub(crate) fn registration(&self, client: Option<IpAddr>) -> Result<()> {
@@ -292,6 +302,25 @@ mod tests {
         }
         assert!(matches!(limits.login(ip("192.0.2.1")), Err(Error::RateLimited { .. })));
         assert!(limits.login(ip("192.0.2.2")).is_ok(), "limits are per client");
+    }
+
+    #[test]
+    fn login_attempts_are_limited_per_client_network_and_in_total() {
+        let limits = Limits::new(&RateSettings {
+            logins_per_minute: 2,
+            total_logins_per_minute: 3,
+            ..RateSettings::default()
+        });
+        let (a, b, c) = (
+            Some([10, 0, 0, 1].into()),
+            Some([10, 0, 0, 2].into()),
+            Some([10, 0, 0, 3].into()),
+        );
+        assert!(limits.login(a).is_ok());
+        assert!(limits.login(a).is_ok());
+        assert!(matches!(limits.login(a), Err(Error::RateLimited { .. })));
+        assert!(limits.login(b).is_ok(), "a refused network spent none of the total");
+        assert!(matches!(limits.login(c), Err(Error::RateLimited { .. })), "total spent");
     }
 
     #[test]

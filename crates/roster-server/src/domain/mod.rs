@@ -15,7 +15,9 @@ pub mod group;
 pub mod ids;
 pub mod limits;
 pub mod model;
+pub mod password;
 pub mod phone;
+pub mod photo;
 pub mod push;
 pub mod share_policy;
 
@@ -49,6 +51,8 @@ pub struct Settings {
     pub public_url: String,
     /// Request rate limits.
     pub rates: RateSettings,
+    /// How much password hashing may run at once.
+    pub passwords: password::PasswordSettings,
     /// Whether HTTP Basic (CardDAV) accepts the main password besides app passwords.
     pub basic_main_password: bool,
     /// Most cards in one page of a book's sync answer; longer answers continue in pages.
@@ -69,6 +73,7 @@ pub struct Roster {
     bus: Arc<dyn Bus>,
     settings: Settings,
     limits: Limits,
+    passwords: password::Passwords,
     hub: feed::Hub,
     listings: contacts::Listings,
     refetches: contacts::Refetches,
@@ -88,11 +93,13 @@ impl Roster {
     /// A service over a store and a bus.
     pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>, settings: Settings) -> Self {
         let limits = Limits::new(&settings.rates);
+        let passwords = password::Passwords::new(settings.passwords);
         Roster {
             store,
             bus,
             settings,
             limits,
+            passwords,
             hub: feed::Hub::default(),
             listings: contacts::Listings::default(),
             refetches: contacts::Refetches::default(),
@@ -109,6 +116,11 @@ impl Roster {
     /// The bus, for the doors that stream changes.
     pub fn bus(&self) -> &Arc<dyn Bus> {
         &self.bus
+    }
+
+    /// Whether storage answers at all (a constant query: no table is read).
+    pub async fn ping(&self) -> Result<()> {
+        self.store.ping().await
     }
 
     /// Totals for metrics.

@@ -35,7 +35,11 @@ const TOPIC_KEY: &str = "webdav-push-topic-secret";
 const MAX_PUSH_RESOURCE: usize = 2048;
 
 /// An origin push resources may be at: `https://push.example.org`, optionally with a port,
-/// or `https://*.example.org` for any host below that domain.
+/// or `https://*.example.org` for any host below that domain (https on port 443 only).
+///
+/// An origin listed exactly names one host the operator trusts, which may be on a private
+/// network or this machine (a self-hosted ntfy, a test sink); hosts matched by a wildcard are
+/// reached only at public addresses (see [`crate::push`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushOrigin {
     scheme: String,
@@ -60,6 +64,9 @@ impl FromStr for PushOrigin {
         }
         if scheme == "http" && wildcard {
             return Err(format!("`{text}`: plain-HTTP origins must name one host"));
+        }
+        if wildcard && url.port().is_some_and(|port| port != 443) {
+            return Err(format!("`{text}`: wildcard origins are https on port 443"));
         }
         if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.path() != "/" {
             return Err(format!("`{text}` is not an origin (scheme, host and port only)"));
@@ -88,8 +95,18 @@ impl fmt::Display for PushOrigin {
 }
 
 impl PushOrigin {
+    /// Whether this origin names one host exactly (no wildcard).
+    pub fn is_exact(&self) -> bool {
+        !self.wildcard
+    }
+
+    /// The host, or for a wildcard the domain below which hosts are admitted.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// Whether a push resource lies at this origin.
-    fn admits(&self, url: &Url) -> bool {
+    pub fn admits(&self, url: &Url) -> bool {
         let Some(host) = url.host_str() else {
             return false;
         };
@@ -550,6 +567,7 @@ mod tests {
             "ftp://push.example.org",
             "https://push.example.org/path",
             "http://*.example.org",
+            "https://*.example.org:8443",
             "https://user@push.example.org",
             "push.example.org",
         ] {

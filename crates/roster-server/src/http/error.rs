@@ -85,15 +85,19 @@ impl IntoResponse for ApiError {
                 ),
                 Error::RateLimited { retry_after } => {
                     let seconds = retry_after.as_secs().max(1);
-                    let mut response = problem(
+                    retry_later(
                         StatusCode::TOO_MANY_REQUESTS,
-                        Some(format!("too many attempts; retry in {seconds} s")),
-                        Vec::new(),
-                    );
-                    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
-                        response.headers_mut().insert(header::RETRY_AFTER, value);
-                    }
-                    response
+                        format!("too many attempts; retry in {seconds} s"),
+                        seconds,
+                    )
+                }
+                Error::Unavailable { reason, retry_after } => {
+                    let seconds = retry_after.as_secs().max(1);
+                    retry_later(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("{reason}; retry in {seconds} s"),
+                        seconds,
+                    )
                 }
                 Error::Internal(detail) => {
                     tracing::error!(error = ?detail, "internal error");
@@ -102,6 +106,15 @@ impl IntoResponse for ApiError {
             },
         }
     }
+}
+
+/// A problem document with a `Retry-After` header.
+fn retry_later(status: StatusCode, detail: String, seconds: u64) -> Response {
+    let mut response = problem(status, Some(detail), Vec::new());
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// A JSON body whose rejection is a problem document.

@@ -1,12 +1,19 @@
 //! Prometheus metrics: request counts and latency by route, plus totals from the store.
+//!
+//! Labels come from a closed set (the methods the server knows, the route templates it
+//! serves, `other` for anything else), so that no client can add series. `/metrics` may ask
+//! for a bearer token, or be served on a listen address of its own (see [`super::serve`]).
 
 use super::AppState;
+use super::auth::bearer_token;
 use super::error::ApiResult;
+use crate::domain::Error;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -26,14 +33,41 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Methods that get their own label; any other is counted as `other`.
+const KNOWN_METHODS: [&str; 14] = [
+    "GET",
+    "HEAD",
+    "POST",
+    "PUT",
+    "PATCH",
+    "DELETE",
+    "OPTIONS",
+    "PROPFIND",
+    "PROPPATCH",
+    "REPORT",
+    "MKCOL",
+    "COPY",
+    "MOVE",
+    "CONNECT",
+];
+
+/// The method label of a request: the method if the server knows it, else `other`.
+fn method_label(method: &Method) -> &'static str {
+    KNOWN_METHODS
+        .iter()
+        .find(|known| **known == method.as_str())
+        .copied()
+        .unwrap_or("other")
+}
+
 /// Counts each request and times it, labelled by route template (not raw path, so that ids
-/// do not explode the label set).
+/// do not explode the label set); requests no route matched are `other`.
 pub async fn track(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
-    let method = request.method().to_string();
+        .map_or_else(|| "other".to_string(), |p| p.as_str().to_string());
+    let method = method_label(request.method()).to_string();
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
@@ -43,8 +77,15 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
-/// GET /metrics
-pub async fn render(State(state): State<AppState>) -> ApiResult<Response> {
+/// GET /metrics — with `Authorization: Bearer <metrics token>` when one is configured.
+pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(expected) = &state.metrics_token {
+        let given = bearer_token(&headers).unwrap_or_default();
+        // Compared as digests, so that the time taken tells nothing about the token.
+        if Sha256::digest(given.as_bytes()) != Sha256::digest(expected.as_bytes()) {
+            return Err(Error::Unauthorized.into());
+        }
+    }
     let counts = state.roster.counts().await?;
     let mut text = state.metrics.render();
     for (name, help, value) in [
@@ -64,4 +105,18 @@ pub async fn render(State(state): State<AppState>) -> ApiResult<Response> {
         text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_methods_get_a_label_of_their_own() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::from_bytes(b"PROPFIND").unwrap()), "PROPFIND");
+        for invented in ["FOOBAR", "get", "X-ANYTHING"] {
+            assert_eq!(method_label(&Method::from_bytes(invented.as_bytes()).unwrap()), "other");
+        }
+    }
 }

@@ -13,12 +13,10 @@ use crate::http::carddav::xml;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Semaphore, broadcast};
+use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-/// Pushes in flight at once.
-const CONCURRENCY: usize = 16;
 /// Further attempts after a failure that may pass.
 const RETRIES: u32 = 2;
 /// Wait before the first retry (doubled for the next).
@@ -29,21 +27,15 @@ pub struct Dispatcher {
     roster: Arc<Roster>,
     sender: Sender,
     window: Duration,
-    slots: Arc<Semaphore>,
 }
 
 impl Dispatcher {
     /// A dispatcher with the roster's push settings.
     pub fn new(roster: Arc<Roster>) -> anyhow::Result<Self> {
         let settings = &roster.settings().push;
-        let sender = Sender::new(settings.contact.clone())?;
+        let sender = Sender::new(settings.contact.clone(), settings.allowed_origins.clone())?;
         let window = settings.coalesce;
-        Ok(Dispatcher {
-            roster,
-            sender,
-            window,
-            slots: Arc::new(Semaphore::new(CONCURRENCY)),
-        })
+        Ok(Dispatcher { roster, sender, window })
     }
 
     /// Runs until the bus closes: call once per server, in its own task. Dropping the task
@@ -81,11 +73,9 @@ impl Dispatcher {
                     for id in ready {
                         due.remove(&id);
                         last_sent.insert(id, now);
-                        let (roster, sender, slots) = (self.roster.clone(), self.sender.clone(), self.slots.clone());
-                        in_flight.spawn(async move {
-                            let Ok(_slot) = slots.acquire_owned().await else { return };
-                            deliver(&roster, &sender, id).await;
-                        });
+                        let (roster, sender) = (self.roster.clone(), self.sender.clone());
+                        // The sender caps pushes in flight, per origin and in all.
+                        in_flight.spawn(async move { deliver(&roster, &sender, id).await });
                     }
                     last_sent.retain(|_, sent| now.duration_since(*sent) < self.window);
                     while in_flight.try_join_next().is_some() {}

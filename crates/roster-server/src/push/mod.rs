@@ -7,6 +7,7 @@
 
 pub mod crypto;
 mod dispatch;
+mod guard;
 mod sender;
 
 pub use dispatch::Dispatcher;

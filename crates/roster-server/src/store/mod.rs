@@ -224,4 +224,6 @@ pub trait Store: credentials::CredentialStore + Send + Sync + 'static {
 
     /// Totals for metrics.
     async fn counts(&self) -> Result<Counts>;
+    /// Answers when the database does, reading no table.
+    async fn ping(&self) -> Result<()>;
 }

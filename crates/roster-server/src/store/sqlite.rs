@@ -86,12 +86,40 @@ impl SqliteStore {
         Ok(SqliteStore { pool })
     }
 
+    /// The connection pool, for operations tooling and tests (pragmas, checks).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     pub(super) async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(internal)
     }
 }
 
+/// SQLite result codes (primary) that mean "cannot write now", not "broken": the disk or the
+/// database's size limit is full, or the database is read-only. Reads still work.
+const SQLITE_READONLY: i64 = 8;
+const SQLITE_FULL: i64 = 13;
+/// How soon a write refused for want of space may be tried again.
+const FULL_RETRY: Duration = Duration::from_secs(60);
+
+/// A database error as a domain error, by kind: storage that cannot take writes is
+/// `Unavailable` (503, the service resumes by itself once space returns); the rest is internal.
 pub(super) fn internal(e: sqlx::Error) -> Error {
+    let primary = match &e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i64>().ok())
+            .map(|code| code & 0xff),
+        _ => None,
+    };
+    if let Some(code @ (SQLITE_READONLY | SQLITE_FULL)) = primary {
+        tracing::error!(error = %e, code, "the database refuses writes (disk full or read-only)");
+        return Error::Unavailable {
+            reason: "the server cannot store changes right now (storage full or read-only)",
+            retry_after: FULL_RETRY,
+        };
+    }
     Error::Internal(anyhow::Error::new(e).context("SQLite"))
 }
 
@@ -1499,6 +1527,11 @@ impl Store for SqliteStore {
         .execute(&self.pool)
         .await
         .map_err(internal)?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(internal)?;
         Ok(())
     }
 

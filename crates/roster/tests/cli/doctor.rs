@@ -54,7 +54,9 @@ fn doctor_lists_numbers_that_read_differently_and_fixes_them_on_request() {
     let found = doctor(&url, &[]);
     assert!(found.contains("1 phone numbers on 1 cards read again"), "{found}");
     assert!(
-        found.contains(&format!("changed  {id}  \"+49 1512 3456789\" (US): +495123456789 -> +4915123456789")),
+        found.contains(&format!(
+            "changed  {id}  \"+49 1512 3456789\" (US): +495123456789 -> +4915123456789"
+        )),
         "{found}"
     );
     assert!(found.contains("run again with --fix"), "{found}");

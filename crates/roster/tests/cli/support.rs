@@ -92,6 +92,7 @@ fn run(dir: &TempDir, listen: SocketAddr, keep_versions: i64) -> (SocketAddr, Ru
     config.default_region = "DE".parse().unwrap();
     config.rates.registrations_per_hour = 10_000;
     config.rates.logins_per_minute = 10_000;
+    config.rates.total_logins_per_minute = 10_000;
     config.rates.reads_per_minute = 100_000;
     config.rates.invites_per_hour = 10_000;
     config.rates.password_checks_per_hour = 10_000;

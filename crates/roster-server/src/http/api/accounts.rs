@@ -45,7 +45,8 @@ pub(super) async fn register(
 
 /// POST /api/v1/sessions — log in; creates a terminal and returns its token once.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "accounts", request_body = LoginRequest,
-    responses((status = 201, body = LoginResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
+    responses((status = 201, body = LoginResponse), (status = 401, body = Problem), (status = 429, body = Problem),
+              (status = 503, description = "password checks saturated; see Retry-After", body = Problem)))]
 pub(super) async fn login(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,

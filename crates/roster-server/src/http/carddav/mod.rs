@@ -176,6 +176,10 @@ impl From<Error> for DavError {
                 retry_after: Some(retry_after.as_secs().max(1)),
                 ..DavError::status(StatusCode::TOO_MANY_REQUESTS)
             },
+            Error::Unavailable { retry_after, .. } => DavError {
+                retry_after: Some(retry_after.as_secs().max(1)),
+                ..DavError::status(StatusCode::SERVICE_UNAVAILABLE)
+            },
             Error::Internal(detail) => {
                 tracing::error!(error = ?detail, "internal error in CardDAV");
                 DavError::status(StatusCode::INTERNAL_SERVER_ERROR)

@@ -1,0 +1,161 @@
+//! A database that cannot take writes (disk full, read-only): reads keep working, writes are
+//! answered 503 with a problem document, nothing is corrupted, and service resumes by itself.
+
+use crate::support::{User, http_client, test_config};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reqwest::{Method, StatusCode};
+use roster_server::Application;
+use roster_server::store::sqlite::SqliteStore;
+use serde_json::json;
+use sqlx::SqlitePool;
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::Sqlite;
+use uuid::Uuid;
+
+/// A 512 × 512 JPEG of pseudo-random noise (incompressible).
+fn noise_jpeg() -> Vec<u8> {
+    let mut state: u32 = 0x2545_f491;
+    let picture = image::RgbImage::from_fn(512, 512, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let [r, g, b, _] = state.to_le_bytes();
+        image::Rgb([r, g, b])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+        .encode_image(&picture)
+        .unwrap();
+    out
+}
+
+/// Runs `pragma` on every connection of the server's pool (pragmas are per connection).
+async fn on_every_connection(pool: &SqlitePool, pragma: &str) {
+    let mut held: Vec<PoolConnection<Sqlite>> = Vec::new();
+    for _ in 0..pool.options().get_max_connections() {
+        let mut connection = pool.acquire().await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(pragma.to_string()))
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+        held.push(connection);
+    }
+}
+
+async fn expect_unavailable(user: &User, method: Method, path: &str, body: serde_json::Value) {
+    let response = user
+        .http
+        .request(method, format!("{}{path}", user.base))
+        .bearer_auth(&user.token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+    assert!(response.headers().contains_key("retry-after"));
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    let problem: serde_json::Value = response.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("storage full or read-only"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_full_or_read_only_database_keeps_reads_and_refuses_writes_with_503() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(&dir);
+    config.photo_max_bytes = 900 * 1024;
+    config.max_body_bytes = 2 * 1024 * 1024;
+    let store = SqliteStore::connect(&config.database_url).await.unwrap();
+    let pool = store.pool().clone();
+    let app = Application::build_on(config, store).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let task = tokio::spawn(app.run_until(std::future::pending()));
+    let anon = User {
+        base: base.clone(),
+        http: http_client(),
+        token: String::new(),
+        id: Uuid::nil(),
+        login: String::new(),
+        password: String::new(),
+    };
+    for login in ["anna", "ben"] {
+        let (status, _) = anon
+            .post(
+                "/api/v1/accounts",
+                json!({"login": login, "password": format!("{login}-password")}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let anna = anon.login_as("anna", "anna-password", "phone").await;
+    let ben = anon.login_as("ben", "ben-password", "phone").await;
+    anna.set_card("Anna", "030 1234567").await;
+    ben.set_card("Ben", "030 7654321").await;
+    let group = anna.create_group("Family", "invite_only").await;
+    let code = anna.invite(group).await;
+    ben.accept(&code).await;
+    // Terminals last seen long ago: the next request tries to record that they were seen.
+    sqlx::query("UPDATE terminals SET last_seen_at = last_seen_at - 3600")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // Read-only.
+    on_every_connection(&pool, "PRAGMA query_only = ON").await;
+    let (status, me) = anna.get("/api/v1/me").await;
+    assert_eq!(status, StatusCode::OK, "a failed last-seen update failed a read: {me}");
+    assert_eq!(ben.directory(group).await.len(), 1, "reads keep working");
+    expect_unavailable(
+        &anna,
+        Method::PUT,
+        "/api/v1/me/card",
+        json!({"formatted_name": "Anna B", "phones": [{"number": "030 1111111"}]}),
+    )
+    .await;
+    let (status, _) = anon
+        .post(
+            "/api/v1/accounts",
+            json!({"login": "carl", "password": "carl-password"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    on_every_connection(&pool, "PRAGMA query_only = OFF").await;
+    anna.set_card("Anna B", "030 1111111").await;
+
+    // Full: the database may not grow by a single page.
+    let (pages,): (i64,) = sqlx::query_as("PRAGMA page_count").fetch_one(&pool).await.unwrap();
+    on_every_connection(&pool, &format!("PRAGMA max_page_count = {pages}")).await;
+    // A photo of noise: ~100 KiB even as a 512-pixel JPEG, far more than the free pages.
+    let photo = format!("data:image/jpeg;base64,{}", STANDARD.encode(noise_jpeg()));
+    expect_unavailable(
+        &anna,
+        Method::PUT,
+        "/api/v1/me/card",
+        json!({"formatted_name": "Anna", "phones": [{"number": "030 1234567"}], "photo": photo}),
+    )
+    .await;
+    assert_eq!(ben.directory(group).await.len(), 1, "reads keep working");
+    // Space returns: the same write succeeds, with no restart.
+    on_every_connection(&pool, "PRAGMA max_page_count = 1073741823").await;
+    let (status, body) = anna
+        .put(
+            "/api/v1/me/card",
+            json!({"formatted_name": "Anna C", "phones": [{"number": "030 1234567"}], "photo": photo}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let directory = ben.directory(group).await;
+    assert!(
+        directory.values().any(|card| card.to_string().contains("Anna C")),
+        "{directory:?}"
+    );
+    let (check,): (String,) = sqlx::query_as("PRAGMA integrity_check").fetch_one(&pool).await.unwrap();
+    assert_eq!(check, "ok");
+    task.abort();
+}
