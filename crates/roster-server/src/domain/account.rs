@@ -245,10 +245,11 @@ impl Roster {
         Ok(())
     }
 
-    /// Periodic upkeep: forgets idle rate-limit keys, compacts change logs and deletes lapsed
-    /// push subscriptions.
+    /// Periodic upkeep: forgets idle rate-limit keys, frees idle password-hashing memory,
+    /// compacts change logs and deletes lapsed push subscriptions.
     pub async fn housekeeping(&self) {
         self.limits.shrink();
+        self.passwords.release_idle();
         if let Err(e) = self.compact_log().await {
             tracing::error!(error = ?e, "change-log compaction failed");
         }
