@@ -29,7 +29,8 @@ pub(super) fn router() -> Router<AppState> {
 /// POST /api/v1/accounts — register an account.
 #[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = RegisterRequest,
     responses((status = 201, body = AccountView), (status = 409, description = "login taken", body = Problem),
-              (status = 422, body = Problem), (status = 429, body = Problem)))]
+              (status = 422, body = Problem), (status = 429, body = Problem),
+              (status = 503, description = "password checks saturated or storage full; see Retry-After", body = Problem)))]
 pub(super) async fn register(
     State(state): State<AppState>,
     ClientAddress(client): ClientAddress,
