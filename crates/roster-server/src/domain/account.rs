@@ -410,10 +410,11 @@ impl Roster {
         Ok(revoked)
     }
 
-    /// Periodic upkeep: forgets idle rate-limit keys, compacts change logs and deletes lapsed
-    /// push subscriptions.
+    /// Periodic upkeep: forgets idle rate-limit keys, frees idle password-hashing memory,
+    /// compacts change logs and deletes lapsed push subscriptions.
     pub async fn housekeeping(&self) {
         self.limits.shrink();
+        self.passwords.release_idle();
         let at = now();
         if let Err(e) = self.store.purge_login_failures(at - LOGIN_FAILURES_KEPT, at).await {
             tracing::error!(error = ?e, "login-failure clean-up failed");

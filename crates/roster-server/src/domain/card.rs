@@ -334,7 +334,15 @@ impl Roster {
         expected: Option<i64>,
         quiet: &DontNotify,
     ) -> Result<StoredCard> {
-        let card = Card::parse(input, &self.settings.card_rules)?;
+        let card = if input.photo.is_some() {
+            // Decoding and re-encoding a photo is CPU work: keep it off the async threads.
+            let (input, rules) = (input.clone(), self.settings.card_rules);
+            tokio::task::spawn_blocking(move || Card::parse(&input, &rules))
+                .await
+                .map_err(|e| Error::Internal(anyhow::anyhow!("card validation failed: {e}")))??
+        } else {
+            Card::parse(input, &self.settings.card_rules)?
+        };
         self.store_card(caller, card, expected, quiet).await
     }
 

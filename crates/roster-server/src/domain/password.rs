@@ -86,6 +86,12 @@ impl Passwords {
         .await
     }
 
+    /// Frees the buffers no hash is using, so that memory returns to the system after a burst
+    /// (they are allocated afresh, outside the allocator's arenas, at the next hash).
+    pub(crate) fn release_idle(&self) {
+        self.buffers.lock().unwrap_or_else(PoisonError::into_inner).clear();
+    }
+
     /// Runs `work` on a blocking thread with a worker permit and a pooled buffer.
     async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut Vec<Block>) -> T + Send + 'static) -> Result<T> {
         let permit = tokio::time::timeout(self.queue_wait, self.permits.clone().acquire_owned())
@@ -117,9 +123,18 @@ fn argon2id(params: Params) -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// Capacity every buffer is reserved with (33 MiB). glibc maps allocations above its largest
+/// mmap threshold (32 MiB) directly and unmaps them when freed; smaller ones may land in its
+/// per-thread arenas, which keep the memory. Only the blocks a hash uses are ever touched, so
+/// the rest of the reservation costs address space, not memory.
+const RESERVED_BLOCKS: usize = 33 * 1024;
+
 /// The first `blocks` blocks of the pooled buffer, growing it when it is too small.
 fn sized(memory: &mut Vec<Block>, blocks: usize) -> &mut [Block] {
     if memory.len() < blocks {
+        if memory.capacity() < blocks {
+            *memory = Vec::with_capacity(blocks.max(RESERVED_BLOCKS));
+        }
         memory.resize(blocks, Block::new());
     }
     &mut memory[..blocks]
@@ -212,6 +227,12 @@ mod tests {
         assert!(passwords.verify("old password", &theirs).await.unwrap());
         assert!(!passwords.verify("old passw0rd", &theirs).await.unwrap());
         assert!(passwords.buffers.lock().unwrap().len() <= 1, "one buffer per worker");
+        passwords.release_idle();
+        assert!(passwords.buffers.lock().unwrap().is_empty());
+        assert!(
+            passwords.verify("correct horse", &hash).await.unwrap(),
+            "works after a release"
+        );
     }
 
     #[tokio::test]

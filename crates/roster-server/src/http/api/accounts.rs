@@ -33,7 +33,8 @@ pub(super) fn router() -> Router<AppState> {
     responses((status = 201, body = AccountView), (status = 403, description = "registration is closed", body = Problem),
               (status = 404, description = "no such invite", body = Problem),
               (status = 409, description = "login taken, or the invite is used up or expired", body = Problem),
-              (status = 422, body = Problem), (status = 429, body = Problem)))]
+              (status = 422, body = Problem), (status = 429, body = Problem),
+              (status = 503, description = "password checks saturated or storage full; see Retry-After", body = Problem)))]
 pub(super) async fn register(
     State(state): State<AppState>,
     ClientIp(client): ClientIp,
