@@ -22,6 +22,7 @@ use roster_server::app::settings;
 use roster_server::bus::local::LocalBus;
 use roster_server::domain::Roster;
 use roster_server::store::sqlite::SqliteStore;
+use std::ffi::OsStr;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -362,24 +363,13 @@ async fn main() -> anyhow::Result<()> {
     let seed = seed(cli.members, cli.terminals).await?;
     let port = free_port()?;
     let server_addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let child = std::process::Command::new(&bin)
-        .args([
-            "serve",
-            "--listen",
-            &server_addr.to_string(),
-            "--database-url",
-            &seed.database_url,
-            "--config",
-            &seed.config.to_string_lossy(),
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot start {}", bin.display()))?;
-    let server = ServerProcess(child);
-    let pid = server.0.id();
-    let base = format!("http://{server_addr}");
-    wait_healthy(&base).await?;
+    let settings = [
+        OsStr::new("--database-url"),
+        OsStr::new(&seed.database_url),
+        OsStr::new("--config"),
+        seed.config.as_os_str(),
+    ];
+    let (server, pid, base) = start_server(&bin, server_addr, &settings).await?;
     let idle_rss = rss_kib(pid).map_or(0, |r| r.0);
 
     let (reports_tx, mut reports) = mpsc::unbounded_channel();
@@ -507,6 +497,27 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts `roster serve` on `address` with further `settings` and waits until it answers:
+/// the process (killed when dropped), its pid and its base URL.
+async fn start_server(
+    bin: &Path,
+    address: SocketAddr,
+    settings: &[&OsStr],
+) -> anyhow::Result<(ServerProcess, u32, String)> {
+    let child = std::process::Command::new(bin)
+        .args(["serve", "--listen", &address.to_string()])
+        .args(settings)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", bin.display()))?;
+    let server = ServerProcess(child);
+    let pid = server.0.id();
+    let base = format!("http://{address}");
+    wait_healthy(&base).await?;
+    Ok((server, pid, base))
+}
+
 /// Fires `count` concurrent logins with made-up names at a fresh server (rate limits raised
 /// so that every request reaches the password check) and reports RSS and latency.
 async fn bogus_logins(bin: &Path, count: usize, ordinary: usize) -> anyhow::Result<()> {
@@ -518,20 +529,14 @@ async fn bogus_logins(bin: &Path, count: usize, ordinary: usize) -> anyhow::Resu
          registrations_per_hour = 1000000\n",
     )?;
     let server_addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-    let child = std::process::Command::new(bin)
-        .args(["serve", "--listen", &server_addr.to_string()])
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("cannot start {}", bin.display()))?;
-    let server = ServerProcess(child);
-    let pid = server.0.id();
-    let base = format!("http://{server_addr}");
-    wait_healthy(&base).await?;
+    let data = dir.path().join("data");
+    let settings = [
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--data-dir"),
+        data.as_os_str(),
+    ];
+    let (server, pid, base) = start_server(bin, server_addr, &settings).await?;
     let idle = rss_kib(pid).map_or(0, |r| r.0);
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
     let started = Instant::now();
