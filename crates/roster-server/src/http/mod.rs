@@ -12,6 +12,9 @@ pub mod error;
 pub mod metrics;
 pub mod serve;
 pub mod stream;
+// Until the web pages' skeleton lands: the device setup module on its own.
+#[path = "web/setup.rs"]
+pub mod web_setup;
 
 use crate::domain::Roster;
 use axum::Router;
