@@ -80,7 +80,11 @@ async fn assert_agrees(users: &[&User], groups: &[Uuid]) {
         for group in groups {
             let viewers = seen.remove(&(subject.id, *group)).unwrap_or_default();
             let Some((fields, receivers)) = told.get(group) else {
-                assert!(viewers.is_empty(), "{} is seen in {group} but not told so", subject.login);
+                assert!(
+                    viewers.is_empty(),
+                    "{} is seen in {group} but not told so",
+                    subject.login
+                );
                 continue;
             };
             let seen_by: BTreeSet<Uuid> = viewers.keys().copied().collect();
@@ -94,7 +98,10 @@ async fn assert_agrees(users: &[&User], groups: &[Uuid]) {
 
 async fn share(user: &User, group: Uuid, fields: &[&str]) {
     let (status, body) = user
-        .put(&format!("/api/v1/groups/{group}/share-policy"), json!({"fields": fields}))
+        .put(
+            &format!("/api/v1/groups/{group}/share-policy"),
+            json!({"fields": fields}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
@@ -180,7 +187,13 @@ async fn receivers_who_hide_their_name_are_listed_neutrally() {
 async fn the_display_name_changes_and_is_checked() {
     let server = TestServer::start().await;
     let anna = server.user("anna").await;
-    let (status, body) = anna.send(reqwest::Method::PATCH, "/api/v1/me", Some(json!({"display_name": "  Anna S.  "}))).await;
+    let (status, body) = anna
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(json!({"display_name": "  Anna S.  "})),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["display_name"], "Anna S.");
     let (_, me) = anna.get("/api/v1/me").await;
@@ -211,7 +224,11 @@ async fn the_display_name_changes_and_is_checked() {
         ..anna.clone()
     };
     let (status, _) = phone
-        .send(reqwest::Method::PATCH, "/api/v1/me", Some(json!({"display_name": "Mallory"})))
+        .send(
+            reqwest::Method::PATCH,
+            "/api/v1/me",
+            Some(json!({"display_name": "Mallory"})),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }

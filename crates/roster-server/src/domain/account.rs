@@ -84,9 +84,7 @@ pub fn parse_login(login: &str) -> Result<String, String> {
 pub fn parse_display_name(name: &str) -> Result<String, String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > MAX_DISPLAY_NAME || name.chars().any(char::is_control) {
-        return Err(format!(
-            "1 to {MAX_DISPLAY_NAME} characters, no control characters"
-        ));
+        return Err(format!("1 to {MAX_DISPLAY_NAME} characters, no control characters"));
     }
     Ok(name.to_string())
 }

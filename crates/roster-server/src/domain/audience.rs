@@ -5,6 +5,7 @@
 //! answer and what every other member's directory shows cannot disagree. It decides nothing
 //! about visibility itself.
 
+use super::Roster;
 use super::account::Caller;
 use super::directory::visible_card;
 use super::error::Result;
@@ -12,7 +13,6 @@ use super::group::neutral_label;
 use super::ids::AccountId;
 use super::model::{Group, MemberCard};
 use super::share_policy::ShareFields;
-use super::Roster;
 use roster_proto::api::{CardField, CardView};
 
 /// One member who receives the caller's card in a group.

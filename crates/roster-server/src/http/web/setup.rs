@@ -240,9 +240,20 @@ fn escape(text: &str) -> String {
 fn reverse_dns(host: &str) -> String {
     let clean: String = host
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect();
-    clean.split('.').filter(|l| !l.is_empty()).rev().collect::<Vec<_>>().join(".")
+    clean
+        .split('.')
+        .filter(|l| !l.is_empty())
+        .rev()
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 #[cfg(test)]
@@ -259,7 +270,10 @@ mod tests {
     fn payload(profile: &str) -> plist::Dictionary {
         let root = Value::from_reader_xml(profile.as_bytes()).expect("a well-formed plist");
         let root = root.into_dictionary().expect("a dictionary");
-        assert_eq!(root.get("PayloadType").and_then(Value::as_string), Some("Configuration"));
+        assert_eq!(
+            root.get("PayloadType").and_then(Value::as_string),
+            Some("Configuration")
+        );
         assert_eq!(root.get("PayloadVersion").and_then(Value::as_signed_integer), Some(1));
         let content = root.get("PayloadContent").and_then(Value::as_array).expect("payloads");
         assert_eq!(content.len(), 1);
@@ -286,9 +300,16 @@ mod tests {
             text("CardDAVAccountDescription").as_deref(),
             Some("Roster — roster.example.org")
         );
-        assert!(text("PayloadIdentifier").unwrap().starts_with("org.example.roster.roster."));
+        assert!(
+            text("PayloadIdentifier")
+                .unwrap()
+                .starts_with("org.example.roster.roster.")
+        );
         assert_ne!(text("PayloadUUID").unwrap(), id.to_string().to_uppercase());
-        let root = Value::from_reader_xml(profile.as_bytes()).unwrap().into_dictionary().unwrap();
+        let root = Value::from_reader_xml(profile.as_bytes())
+            .unwrap()
+            .into_dictionary()
+            .unwrap();
         assert_eq!(
             root.get("PayloadDescription").and_then(Value::as_string),
             Some("Adds <your> groups & more")
@@ -341,11 +362,10 @@ mod tests {
         let image = image::load_from_memory_with_format(&png, image::ImageFormat::Png)
             .unwrap()
             .to_luma8();
-        let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
-            image.width() as usize,
-            image.height() as usize,
-            |x, y| image.get_pixel(x as u32, y as u32).0[0],
-        );
+        let mut prepared =
+            rqrr::PreparedImage::prepare_from_greyscale(image.width() as usize, image.height() as usize, |x, y| {
+                image.get_pixel(x as u32, y as u32).0[0]
+            });
         let grids = prepared.detect_grids();
         assert_eq!(grids.len(), 1);
         let (_, content) = grids[0].decode().unwrap();
@@ -355,11 +375,26 @@ mod tests {
     #[test]
     fn platforms_are_told_apart_by_user_agent() {
         let cases = [
-            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15", Platform::Apple),
-            ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Safari/605.1.15", Platform::Apple),
-            ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile", Platform::Android),
-            ("Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0", Platform::Desktop),
-            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0", Platform::Desktop),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15",
+                Platform::Apple,
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Safari/605.1.15",
+                Platform::Apple,
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/126.0 Mobile",
+                Platform::Android,
+            ),
+            (
+                "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+                Platform::Desktop,
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0",
+                Platform::Desktop,
+            ),
             ("", Platform::Desktop),
         ];
         for (agent, platform) in cases {
