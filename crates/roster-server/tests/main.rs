@@ -20,3 +20,6 @@ mod story;
 mod stream;
 mod support;
 mod sync_property;
+mod web;
+mod web_client;
+mod web_devices;

@@ -140,7 +140,11 @@ impl Browser {
             .submit(
                 "/login",
                 "/login",
-                &[("login", &user.login), ("password", &user.password), ("next", "/devices")],
+                &[
+                    ("login", &user.login),
+                    ("password", &user.password),
+                    ("next", "/devices"),
+                ],
             )
             .await;
         assert_eq!(answer.status, StatusCode::SEE_OTHER, "{}", answer.body);
@@ -210,9 +214,14 @@ async fn the_apple_profile_opens_the_home_set() {
     for other in ["setup-android", "setup-desktop", "setup-cli"] {
         assert!(new.body.find(&format!("id=\"{other}\"")).unwrap() > apple, "{other}");
     }
-    assert!(new.body.contains(&format!("roster login --server {} anna", server.base)));
+    assert!(
+        new.body
+            .contains(&format!("roster login --server {} anna", server.base))
+    );
 
-    let download = browser.submit("/devices/new", "/devices/apple", &[("name", "Anna’s iPhone")]).await;
+    let download = browser
+        .submit("/devices/new", "/devices/apple", &[("name", "Anna’s iPhone")])
+        .await;
     assert_eq!(download.status, StatusCode::OK, "{}", download.body);
     let header = |name: header::HeaderName| download.headers.get(name).unwrap().to_str().unwrap().to_string();
     assert_eq!(header(header::CONTENT_TYPE), "application/x-apple-aspen-config");
@@ -227,14 +236,13 @@ async fn the_apple_profile_opens_the_home_set() {
         .into_dictionary()
         .unwrap();
     assert_eq!(profile["PayloadType"].as_string(), Some("Configuration"));
-    let payload = profile["PayloadContent"].as_array().unwrap()[0].as_dictionary().unwrap();
+    let payload = profile["PayloadContent"].as_array().unwrap()[0]
+        .as_dictionary()
+        .unwrap();
     assert_eq!(payload["PayloadType"].as_string(), Some("com.apple.carddav.account"));
     let base = url::Url::parse(&server.base).unwrap();
     assert_eq!(payload["CardDAVHostName"].as_string(), base.host_str());
-    assert_eq!(
-        payload["CardDAVPort"].as_signed_integer(),
-        base.port().map(i64::from)
-    );
+    assert_eq!(payload["CardDAVPort"].as_signed_integer(), base.port().map(i64::from));
     assert_eq!(payload["CardDAVUseSSL"].as_boolean(), Some(false));
     assert_eq!(
         payload["CardDAVAccountDescription"].as_string(),
@@ -246,13 +254,21 @@ async fn the_apple_profile_opens_the_home_set() {
     let principal = payload["CardDAVPrincipalURL"].as_string().unwrap();
     assert_eq!(principal, format!("{}/dav/principals/anna/", server.base));
 
-    assert_eq!(propfind(&server, principal, user, password).await, StatusCode::MULTI_STATUS);
+    assert_eq!(
+        propfind(&server, principal, user, password).await,
+        StatusCode::MULTI_STATUS
+    );
     assert_eq!(
         propfind(&server, "/dav/addressbooks/anna/", user, password).await,
         StatusCode::MULTI_STATUS
     );
     // The device is listed under its name.
-    assert!(devices(&mut browser).await.iter().any(|(_, name)| name == "Anna’s iPhone"));
+    assert!(
+        devices(&mut browser)
+            .await
+            .iter()
+            .any(|(_, name)| name == "Anna’s iPhone")
+    );
 }
 
 #[tokio::test]
@@ -264,7 +280,9 @@ async fn the_davx5_qr_code_decodes_to_the_link() {
     let android = new.body.find("id=\"setup-android\"").unwrap();
     assert!(new.body.find("id=\"setup-apple\"").unwrap() > android);
 
-    let page = browser.submit("/devices/new", "/devices/android", &[("name", "Pixel")]).await;
+    let page = browser
+        .submit("/devices/new", "/devices/android", &[("name", "Pixel")])
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let link = attribute_after(&page.body, "id=\"davx5-link\"", "href").unwrap();
     let password = attribute_after(&page.body, "id=\"app-password\"", "value").unwrap();
@@ -280,11 +298,10 @@ async fn the_davx5_qr_code_decodes_to_the_link() {
         .decode(src.strip_prefix("data:image/png;base64,").unwrap())
         .unwrap();
     let image = image::load_from_memory(&png).unwrap().to_luma8();
-    let mut prepared = rqrr::PreparedImage::prepare_from_greyscale(
-        image.width() as usize,
-        image.height() as usize,
-        |x, y| image.get_pixel(x as u32, y as u32).0[0],
-    );
+    let mut prepared =
+        rqrr::PreparedImage::prepare_from_greyscale(image.width() as usize, image.height() as usize, |x, y| {
+            image.get_pixel(x as u32, y as u32).0[0]
+        });
     let grids = prepared.detect_grids();
     assert_eq!(grids.len(), 1);
     assert_eq!(grids[0].decode().unwrap().1, link);
@@ -292,7 +309,10 @@ async fn the_davx5_qr_code_decodes_to_the_link() {
     // What the link carries opens CardDAV, as does what the page shows.
     let parsed = url::Url::parse(&link).unwrap();
     assert_eq!(parsed.password(), Some(password.as_str()));
-    assert_eq!(propfind(&server, &url, &user, &password).await, StatusCode::MULTI_STATUS);
+    assert_eq!(
+        propfind(&server, &url, &user, &password).await,
+        StatusCode::MULTI_STATUS
+    );
 }
 
 #[tokio::test]
@@ -300,7 +320,9 @@ async fn a_revoked_device_stops_working_at_once() {
     let server = TestServer::start().await;
     let anna = server.user("anna").await;
     let mut browser = Browser::signed_in(&server, &anna, DESKTOP).await;
-    let page = browser.submit("/devices/new", "/devices/desktop", &[("name", "Thunderbird")]).await;
+    let page = browser
+        .submit("/devices/new", "/devices/desktop", &[("name", "Thunderbird")])
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let password = attribute_after(&page.body, "id=\"app-password\"", "value").unwrap();
     assert_eq!(
@@ -354,22 +376,33 @@ async fn pages_show_user_text_as_text() {
     let evil = "<img src=x onerror=alert(1)>";
     let mut browser = Browser::signed_in(&server, &anna, DESKTOP).await;
 
-    let page = browser.submit("/devices/new", "/devices/desktop", &[("name", evil)]).await;
+    let page = browser
+        .submit("/devices/new", "/devices/desktop", &[("name", evil)])
+        .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     assert!(shows_as_text(&page.body, evil), "{}", page.body);
     let list = browser.get("/devices").await.body;
     assert!(shows_as_text(&list, evil), "{list}");
-    let cli = browser.submit("/devices/new", "/devices/cli", &[("name", evil)]).await.body;
+    let cli = browser
+        .submit("/devices/new", "/devices/cli", &[("name", evil)])
+        .await
+        .body;
     assert!(shows_as_text(&cli, evil), "{cli}");
 
     // Names reach the account and audience pages escaped too.
-    let saved = browser.submit("/account", "/account/name", &[("display_name", evil)]).await;
+    let saved = browser
+        .submit("/account", "/account/name", &[("display_name", evil)])
+        .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let account = browser.get("/account").await.body;
     assert!(shows_as_text(&account, evil), "{account}");
 
     let (status, _) = ben
-        .send(Method::PATCH, "/api/v1/me", Some(serde_json::json!({"display_name": evil})))
+        .send(
+            Method::PATCH,
+            "/api/v1/me",
+            Some(serde_json::json!({"display_name": evil})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     anna.set_card("Anna", "030 1234567").await;
@@ -379,7 +412,11 @@ async fn pages_show_user_text_as_text() {
     assert_eq!(audience.status, StatusCode::OK);
     assert!(shows_as_text(&audience.body, evil), "{}", audience.body);
     assert!(audience.body.contains("class=\"audience-group\""));
-    assert!(audience.body.contains(&format!("class=\"audience-member\" data-account=\"{}\"", ben.id)));
+    assert!(
+        audience
+            .body
+            .contains(&format!("class=\"audience-member\" data-account=\"{}\"", ben.id))
+    );
 }
 
 #[tokio::test]
@@ -387,7 +424,9 @@ async fn forms_without_a_valid_token_change_nothing() {
     let server = TestServer::start().await;
     let anna = server.user("anna").await;
     let mut browser = Browser::signed_in(&server, &anna, DESKTOP).await;
-    let page = browser.submit("/devices/new", "/devices/desktop", &[("name", "Laptop")]).await;
+    let page = browser
+        .submit("/devices/new", "/devices/desktop", &[("name", "Laptop")])
+        .await;
     let password = attribute_after(&page.body, "id=\"app-password\"", "value").unwrap();
     let before = devices(&mut browser).await;
     let (laptop, _) = before.iter().find(|(_, n)| n == "Laptop").unwrap().clone();
@@ -464,11 +503,15 @@ async fn account_settings_change_the_name_the_password_and_delete() {
         assert!(page.body.contains(&format!("id=\"{id}\"")), "{id}");
     }
 
-    let saved = browser.submit("/account", "/account/name", &[("display_name", " Anna S. ")]).await;
+    let saved = browser
+        .submit("/account", "/account/name", &[("display_name", " Anna S. ")])
+        .await;
     assert_eq!(saved.location(), "/account?done=name");
     let (_, me) = anna.get("/api/v1/me").await;
     assert_eq!(me["display_name"], "Anna S.");
-    let bad = browser.submit("/account", "/account/name", &[("display_name", "  ")]).await;
+    let bad = browser
+        .submit("/account", "/account/name", &[("display_name", "  ")])
+        .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.body.contains("id=\"display-name-error\""));
 
@@ -498,7 +541,9 @@ async fn account_settings_change_the_name_the_password_and_delete() {
         ..anna
     };
 
-    let refused = browser.submit("/account", "/account/delete", &[("password", "not it")]).await;
+    let refused = browser
+        .submit("/account", "/account/delete", &[("password", "not it")])
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused.body.contains("id=\"delete-error\""));
     let deleted = browser
@@ -542,6 +587,11 @@ async fn every_page_reads_in_chinese() {
         assert_eq!(page.status, StatusCode::OK, "{action}");
         assert!(page.body.contains(marker), "{action}: {}", page.body);
     }
-    let profile = browser.submit("/devices/new", "/devices/apple", &[("name", "iPad")]).await;
-    assert!(profile.body.contains("通讯录"), "the profile describes itself in the reader's language");
+    let profile = browser
+        .submit("/devices/new", "/devices/apple", &[("name", "iPad")])
+        .await;
+    assert!(
+        profile.body.contains("通讯录"),
+        "the profile describes itself in the reader's language"
+    );
 }

@@ -45,7 +45,10 @@ struct AccountPage {
 
 impl AccountPage {
     fn error_of(&self, form: Form) -> Option<&[String]> {
-        self.error.as_ref().filter(|(f, _)| *f == form).map(|(_, lines)| lines.as_slice())
+        self.error
+            .as_ref()
+            .filter(|(f, _)| *f == form)
+            .map(|(_, lines)| lines.as_slice())
     }
 }
 
@@ -103,7 +106,10 @@ struct NameForm {
 }
 
 /// POST /account/name
-async fn save_name(State(state): State<AppState>, CsrfForm { page, form, .. }: CsrfForm<NameForm>) -> WebResult<Response> {
+async fn save_name(
+    State(state): State<AppState>,
+    CsrfForm { page, form, .. }: CsrfForm<NameForm>,
+) -> WebResult<Response> {
     let caller = signed(&page)?;
     match state.roster.set_display_name(&caller, &form.display_name).await {
         Ok(_) => Ok(see_other("/account?done=name")),
@@ -145,7 +151,10 @@ struct DeleteForm {
 }
 
 /// POST /account/delete — deletes the account after its password; the browser is signed out.
-async fn delete(State(state): State<AppState>, CsrfForm { page, form, .. }: CsrfForm<DeleteForm>) -> WebResult<Response> {
+async fn delete(
+    State(state): State<AppState>,
+    CsrfForm { page, form, .. }: CsrfForm<DeleteForm>,
+) -> WebResult<Response> {
     let caller = signed(&page)?;
     match state.roster.delete_account(&caller, &form.password).await {
         Ok(()) => Ok(signed_out(&state)),
@@ -155,4 +164,3 @@ async fn delete(State(state): State<AppState>, CsrfForm { page, form, .. }: Csrf
         }
     }
 }
-

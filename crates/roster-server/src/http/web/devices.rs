@@ -227,7 +227,11 @@ fn cli_line(state: &AppState, login: &str, name: Option<&str>) -> String {
 }
 
 /// GET /devices/new — the four ways, the one that suits this device first.
-async fn new_device(State(state): State<AppState>, headers: HeaderMap, Signed { page, caller }: Signed) -> WebResult<Response> {
+async fn new_device(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Signed { page, caller }: Signed,
+) -> WebResult<Response> {
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -259,7 +263,10 @@ async fn new_credentials(state: &AppState, caller: &Caller, name: Option<&str>) 
 }
 
 /// POST /devices/apple — the configuration profile itself, with a password made for it.
-async fn setup_apple(State(state): State<AppState>, CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>) -> WebResult<Response> {
+async fn setup_apple(
+    State(state): State<AppState>,
+    CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>,
+) -> WebResult<Response> {
     let caller = signed(&page)?;
     let (terminal, account) = new_credentials(&state, &caller, form.name.as_deref()).await?;
     let profile = mobileconfig(&account, terminal.id.0, &page.t("devices-profile-description"));
@@ -267,7 +274,10 @@ async fn setup_apple(State(state): State<AppState>, CsrfForm { page, form, .. }:
     let headers = response.headers_mut();
     for (name, value) in [
         (header::CONTENT_TYPE, "application/x-apple-aspen-config"),
-        (header::CONTENT_DISPOSITION, "attachment; filename=\"roster.mobileconfig\""),
+        (
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"roster.mobileconfig\"",
+        ),
         (header::CACHE_CONTROL, "no-store"),
     ] {
         headers.insert(name, HeaderValue::from_static(value));
@@ -288,7 +298,10 @@ struct CredentialsPage {
 }
 
 /// POST /devices/android — a password, the DAVx5 link and its QR code.
-async fn setup_android(State(state): State<AppState>, CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>) -> WebResult<Response> {
+async fn setup_android(
+    State(state): State<AppState>,
+    CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>,
+) -> WebResult<Response> {
     let caller = signed(&page)?;
     let (terminal, account) = new_credentials(&state, &caller, form.name.as_deref()).await?;
     let link = davx5_link(&account);
@@ -304,7 +317,10 @@ async fn setup_android(State(state): State<AppState>, CsrfForm { page, form, .. 
 }
 
 /// POST /devices/desktop — a password with the server address and user name to copy.
-async fn setup_desktop(State(state): State<AppState>, CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>) -> WebResult<Response> {
+async fn setup_desktop(
+    State(state): State<AppState>,
+    CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>,
+) -> WebResult<Response> {
     let caller = signed(&page)?;
     let (terminal, account) = new_credentials(&state, &caller, form.name.as_deref()).await?;
     render(&CredentialsPage {
@@ -326,7 +342,10 @@ struct CliPage {
 
 /// POST /devices/cli — the `roster login` line with the chosen name. It creates nothing: the
 /// command line signs in with the account's password and becomes a device then.
-async fn setup_cli(State(state): State<AppState>, CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>) -> WebResult<Response> {
+async fn setup_cli(
+    State(state): State<AppState>,
+    CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>,
+) -> WebResult<Response> {
     let caller = signed(&page)?;
     render(&CliPage {
         cli_line: cli_line(&state, &caller.account.login, form.name.as_deref()),
@@ -336,5 +355,8 @@ async fn setup_cli(State(state): State<AppState>, CsrfForm { page, form, .. }: C
 
 /// GET /static/copy.js — the copy buttons of the setup pages.
 async fn copy_script() -> Response {
-    static_file("text/javascript; charset=utf-8", include_str!("../../../static/copy.js"))
+    static_file(
+        "text/javascript; charset=utf-8",
+        include_str!("../../../static/copy.js"),
+    )
 }
