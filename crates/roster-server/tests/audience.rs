@@ -2,6 +2,7 @@
 //! directory actually shows, after joins, a pending request, a leave and policy changes; and
 //! the display-name change of `PATCH /api/v1/me`.
 
+use crate::members::share;
 use crate::support::{TestServer, User};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -94,16 +95,6 @@ async fn assert_agrees(users: &[&User], groups: &[Uuid]) {
             }
         }
     }
-}
-
-async fn share(user: &User, group: Uuid, fields: &[&str]) {
-    let (status, body) = user
-        .put(
-            &format!("/api/v1/groups/{group}/share-policy"),
-            json!({"fields": fields}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]

@@ -101,11 +101,3 @@ devices-audience-receivers = Seen by { $count ->
 }
 devices-audience-alone = No other members yet.
 devices-audience-change = Change what this group sees
-devices-field-name = Name
-devices-field-phones = Phone numbers
-devices-field-emails = E-mail addresses
-devices-field-organization = Organisation and title
-devices-field-address = Address
-devices-field-birthday = Birthday
-devices-field-note = Note
-devices-field-photo = Photo

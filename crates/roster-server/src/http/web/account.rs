@@ -1,7 +1,7 @@
 //! Account settings: the display name, a new password, deleting the account. Each grave change
 //! asks for the password again (the domain checks it); a refusal is shown next to its form.
 
-use super::devices::signed_out;
+use super::devices::{signed, signed_out};
 use super::error::{WebError, WebResult};
 use super::session::{CsrfForm, Page, Signed};
 use super::{render, render_status, see_other};
@@ -94,10 +94,6 @@ fn refused(page: Page, caller: &Caller, form: Form, display_name: &str, error: E
             error: Some((form, lines)),
         },
     )
-}
-
-fn signed(page: &Page) -> WebResult<Caller> {
-    page.caller.clone().ok_or(WebError::Domain(Error::Unauthorized))
 }
 
 #[derive(Debug, Deserialize)]

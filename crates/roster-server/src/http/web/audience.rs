@@ -20,14 +20,14 @@ pub(super) fn router() -> Router<AppState> {
 /// The message naming a card field.
 fn field_key(field: CardField) -> &'static str {
     match field {
-        CardField::Name => "devices-field-name",
-        CardField::Phones => "devices-field-phones",
-        CardField::Emails => "devices-field-emails",
-        CardField::Organization => "devices-field-organization",
-        CardField::Address => "devices-field-address",
-        CardField::Birthday => "devices-field-birthday",
-        CardField::Note => "devices-field-note",
-        CardField::Photo => "devices-field-photo",
+        CardField::Name => "card-field-name",
+        CardField::Phones => "card-field-phones",
+        CardField::Emails => "card-field-emails",
+        CardField::Organization => "card-field-organization",
+        CardField::Address => "card-field-address",
+        CardField::Birthday => "card-field-birthday",
+        CardField::Note => "card-field-note",
+        CardField::Photo => "card-field-photo",
     }
 }
 

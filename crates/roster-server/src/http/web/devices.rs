@@ -145,7 +145,7 @@ fn terminal_id(id: &str) -> WebResult<TerminalId> {
 }
 
 /// The signed-in caller of a form, or the sign-in page.
-fn signed(page: &Page) -> WebResult<Caller> {
+pub(super) fn signed(page: &Page) -> WebResult<Caller> {
     page.caller.clone().ok_or(WebError::Domain(Error::Unauthorized))
 }
 
@@ -198,21 +198,26 @@ async fn set_books(
     Ok(see_other("/devices?done=books"))
 }
 
-/// The ways to set up a device, in the order the page offers them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Way {
-    Apple,
-    Android,
-    Desktop,
-    Cli,
-}
-
 #[derive(Template)]
 #[template(path = "web/devices_new.html")]
 struct NewDevicePage {
     page: Page,
-    ways: Vec<Way>,
+    /// The ways to set up a device (`apple`, `android`, `desktop`, `cli`: each the path of its
+    /// form and the middle of its messages' keys), the one that suits this device first.
+    ways: [&'static str; 4],
     cli_line: String,
+}
+
+impl NewDevicePage {
+    /// The message `part` (`title`, `text`, `submit`) of one way.
+    fn message(&self, way: &str, part: &str) -> String {
+        self.page.t(&format!("devices-setup-{way}-{part}"))
+    }
+
+    /// The name a new device of this way is offered.
+    fn default_name(&self, way: &str) -> String {
+        self.page.t(&format!("devices-setup-name-{way}"))
+    }
 }
 
 /// The `roster login` line for this server and account (with a terminal name, quoted for a
@@ -237,9 +242,9 @@ async fn new_device(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     let ways = match Platform::detect(agent) {
-        Platform::Apple => vec![Way::Apple, Way::Android, Way::Desktop, Way::Cli],
-        Platform::Android => vec![Way::Android, Way::Apple, Way::Desktop, Way::Cli],
-        Platform::Desktop => vec![Way::Desktop, Way::Cli, Way::Apple, Way::Android],
+        Platform::Apple => ["apple", "android", "desktop", "cli"],
+        Platform::Android => ["android", "apple", "desktop", "cli"],
+        Platform::Desktop => ["desktop", "cli", "apple", "android"],
     };
     render(&NewDevicePage {
         cli_line: cli_line(&state, &caller.account.login, None),
@@ -298,38 +303,38 @@ struct CredentialsPage {
 }
 
 /// POST /devices/android — a password, the DAVx5 link and its QR code.
-async fn setup_android(
-    State(state): State<AppState>,
-    CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>,
-) -> WebResult<Response> {
-    let caller = signed(&page)?;
-    let (terminal, account) = new_credentials(&state, &caller, form.name.as_deref()).await?;
-    let link = davx5_link(&account);
-    let qr = qr_png_data_uri(&link).map_err(|e| Error::Internal(e.into()))?;
-    render(&CredentialsPage {
-        page,
-        name: terminal.name,
-        url: account.principal_url(),
-        user: account.login.clone(),
-        password: account.password.clone(),
-        davx5: Some((link, qr)),
-    })
+async fn setup_android(State(state): State<AppState>, form: CsrfForm<NewDeviceForm>) -> WebResult<Response> {
+    credentials_page(&state, form, true).await
 }
 
 /// POST /devices/desktop — a password with the server address and user name to copy.
-async fn setup_desktop(
-    State(state): State<AppState>,
+async fn setup_desktop(State(state): State<AppState>, form: CsrfForm<NewDeviceForm>) -> WebResult<Response> {
+    credentials_page(&state, form, false).await
+}
+
+/// The page that shows a new device's password once, with the DAVx5 link and QR code when
+/// `davx5` is asked for.
+async fn credentials_page(
+    state: &AppState,
     CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>,
+    davx5: bool,
 ) -> WebResult<Response> {
     let caller = signed(&page)?;
-    let (terminal, account) = new_credentials(&state, &caller, form.name.as_deref()).await?;
+    let (terminal, account) = new_credentials(state, &caller, form.name.as_deref()).await?;
+    let davx5 = if davx5 {
+        let link = davx5_link(&account);
+        let qr = qr_png_data_uri(&link).map_err(|e| Error::Internal(e.into()))?;
+        Some((link, qr))
+    } else {
+        None
+    };
     render(&CredentialsPage {
         page,
         name: terminal.name,
         url: account.principal_url(),
         user: account.login.clone(),
         password: account.password.clone(),
-        davx5: None,
+        davx5,
     })
 }
 
