@@ -452,10 +452,19 @@ async fn account_settings_change_the_name_the_password_and_delete() {
     // This browser stays signed in; the API terminal was signed out.
     assert_eq!(browser.get("/account").await.status, StatusCode::OK);
     assert_eq!(anna.get("/api/v1/me").await.0, StatusCode::UNAUTHORIZED);
-    let anna = User {
-        password: "a new password".into(),
-        ..anna
-    };
+    let anna = anna.login_as("anna", "a new password", "again").await;
+
+    // An owner whose group has other members must hand it over first: told at the form.
+    let club = anna.create_group("Club", "invite_only").await;
+    let ben = server.user("ben").await;
+    ben.accept(&anna.invite(club).await).await;
+    let owner = browser
+        .submit("/account", "/account/delete", &[("password", &anna.password)])
+        .await;
+    assert_eq!(owner.status, StatusCode::CONFLICT, "{}", owner.body);
+    assert!(owner.body.contains("id=\"delete-error\""));
+    let (status, _) = ben.delete(&format!("/api/v1/groups/{club}/membership")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
 
     let refused = browser
         .submit("/account", "/account/delete", &[("password", "not it")])

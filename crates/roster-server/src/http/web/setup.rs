@@ -169,7 +169,9 @@ pub fn mobileconfig(account: &DavAccount, id: Uuid, description: &str) -> String
 ///
 /// DAVx5's login screen registers these schemes, turns `carddavs` into `https` (`carddav` into
 /// `http`) and pre-fills the user name and password from the user info, split at the first
-/// `:` — which neither logins nor app passwords contain.
+/// `:` — which neither logins nor app passwords contain. Some DAVx5 versions keep only the
+/// host of the link and drop a non-default port; the page therefore also shows the address,
+/// user name and password to type in.
 pub fn davx5_link(account: &DavAccount) -> String {
     let scheme = if account.tls { "carddavs" } else { "carddav" };
     let plain = format!("{scheme}://{}{}", account.authority(), principal_path(&account.login));
