@@ -404,3 +404,88 @@ async fn pages_stay_light() {
     assert!(next.is_none(), "a link, not an input");
     assert!(first.has_id("directory-next"));
 }
+
+#[tokio::test]
+async fn a_page_follows_its_group_only_over_a_ticket_from_its_session() {
+    use futures_util::{SinkExt, StreamExt};
+    use roster_proto::stream::{ClientFrame, ServerFrame};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start().await;
+    let ada = server.user("ada").await;
+    ada.set_card("Ada", "+49 30 1234567").await;
+    let shown = ada.create_group("Shown", "open_with_link").await;
+    let other = ada.create_group("Other", "open_with_link").await;
+    let bea = server.user("bea").await;
+    bea.set_card("Bea", "+49 30 7654321").await;
+    bea.accept(&ada.invite(shown).await).await;
+    bea.accept(&ada.invite(other).await).await;
+
+    let browser = Browser::new(&server);
+    browser
+        .submit("/login", "/login", &[("login", "ada"), ("password", "ada-password")])
+        .await;
+    let page = browser.get(&format!("/groups/{shown}")).await;
+    let version: i64 = page
+        .body
+        .split(r#"data-version=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|v| v.parse().ok())
+        .expect("the page names its version");
+
+    // The ticket needs the page's form token in a header.
+    let refused = browser.post_form("/web/ticket", &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    browser
+        .headers
+        .lock()
+        .unwrap()
+        .insert("x-csrf-token", page.csrf().parse().unwrap());
+    let ticket = browser.post_form("/web/ticket", &[]).await;
+    assert_eq!(ticket.status, StatusCode::OK, "{}", ticket.body);
+    let ticket: serde_json::Value = serde_json::from_str(&ticket.body).unwrap();
+    let url = format!(
+        "{}/api/v1/stream?ticket={}",
+        server.base.replacen("http", "ws", 1),
+        ticket["ticket"].as_str().unwrap()
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("stream opens");
+    let watch = ClientFrame::Watch {
+        cursors: [(shown, version)].into_iter().collect(),
+    };
+    socket
+        .send(Message::text(serde_json::to_string(&watch).unwrap()))
+        .await
+        .unwrap();
+    // A change of Bea's card reaches both groups; the page hears of its group only.
+    bea.set_card("Bea B.", "+49 30 7654321").await;
+    let mut frames = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout_at(deadline, socket.next()).await {
+        let frame: ServerFrame = serde_json::from_str(&text).unwrap();
+        let done = matches!(frame, ServerFrame::Cursor { cursor, .. } if cursor > version);
+        frames.push(frame);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Upsert { group, .. } if *group == shown)),
+        "{frames:?}"
+    );
+    for frame in &frames {
+        let group = match frame {
+            ServerFrame::Joined { group, .. }
+            | ServerFrame::Left { group }
+            | ServerFrame::Resync { group }
+            | ServerFrame::Upsert { group, .. }
+            | ServerFrame::Remove { group, .. }
+            | ServerFrame::Cursor { group, .. } => *group,
+            _ => shown,
+        };
+        assert_eq!(group, shown, "only the watched group: {frames:?}");
+    }
+}
