@@ -489,3 +489,26 @@ async fn a_page_follows_its_group_only_over_a_ticket_from_its_session() {
         assert_eq!(group, shown, "only the watched group: {frames:?}");
     }
 }
+
+#[tokio::test]
+async fn leaving_a_group_takes_a_confirmation() {
+    let server = TestServer::start().await;
+    let ada = server.user("ada").await;
+    let group = ada.create_group("Club", "open_with_link").await;
+    let bea = server.user("bea").await;
+    bea.accept(&ada.invite(group).await).await;
+    let browser = Browser::new(&server);
+    browser
+        .submit("/login", "/login", &[("login", "bea"), ("password", "bea-password")])
+        .await;
+    let page = format!("/groups/{group}");
+    let leave = format!("/groups/{group}/leave");
+    let unconfirmed = browser.submit(&page, &leave, &[]).await;
+    assert_eq!(unconfirmed.location().as_deref(), Some(page.as_str()));
+    assert_eq!(browser.get(&page).await.status, StatusCode::OK, "still a member");
+    let confirmed = browser.submit(&page, &leave, &[("confirm", "yes")]).await;
+    assert_eq!(confirmed.location().as_deref(), Some("/groups"));
+    let after = browser.get(&page).await;
+    assert_eq!(after.status, StatusCode::NOT_FOUND);
+    assert!(after.has_id("error-message"));
+}

@@ -140,9 +140,10 @@ async fn share_step(
 async fn join(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    CsrfForm { page, pairs, .. }: CsrfForm<super::auth::Empty>,
+    form: CsrfForm<super::auth::Empty>,
 ) -> WebResult<Response> {
-    let caller = page.caller.clone().ok_or(WebError::Domain(Error::Unauthorized))?;
+    let caller = form.caller()?;
+    let CsrfForm { page, pairs, .. } = form;
     let fields = super::groups::chosen_fields(&pairs);
     if pairs.iter().any(|(k, _)| k == "preview") {
         // Without JavaScript, "Preview" posts the choice and shows it.

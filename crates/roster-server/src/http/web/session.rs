@@ -196,6 +196,13 @@ pub struct CsrfForm<T> {
     pub pairs: Vec<(String, String)>,
 }
 
+impl<T> CsrfForm<T> {
+    /// The signed-in caller; a form that needs one sends a reader without a session to sign in.
+    pub fn caller(&self) -> WebResult<Caller> {
+        self.page.caller.clone().ok_or(WebError::Domain(Error::Unauthorized))
+    }
+}
+
 impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
     type Rejection = WebError;
 
