@@ -512,3 +512,108 @@ async fn leaving_a_group_takes_a_confirmation() {
     assert_eq!(after.status, StatusCode::NOT_FOUND);
     assert!(after.has_id("error-message"));
 }
+
+/// A PNG of the given size.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+    bytes.into_inner()
+}
+
+#[tokio::test]
+async fn the_card_form_marks_every_bad_field_saves_nothing_and_takes_a_photo() {
+    let server = TestServer::start_with(|config| {
+        config.photo_max_bytes = 400 * 1024;
+        config.max_body_bytes = 2 * 1024 * 1024;
+    })
+    .await;
+    let ada = server.user("ada").await;
+    let browser = Browser::new(&server);
+    browser
+        .submit("/login", "/login", &[("login", "ada"), ("password", "ada-password")])
+        .await;
+    let csrf = browser.get("/me/card").await.csrf();
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("formatted_name", "Ada Lovelace"),
+        ("phone_0", "030 1234567"),
+        ("phone_region_0", "DE"),
+        ("phone_1", "+86 138 0013 8000"),
+        ("phone_region_1", "DE"),
+    ];
+
+    // Several bad fields at once: each is marked at its field, nothing is stored.
+    let mut bad = base.to_vec();
+    bad.extend([
+        ("phone_2", "0800 NOT A NUMBER"),
+        ("phone_region_2", "GB"),
+        ("email_0", "not an address"),
+        ("birthday", "1990-02-30"),
+    ]);
+    let refused = browser
+        .post_multipart("/me/card", &bad, &[("photo", "x.png", b"not an image")])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    for id in [
+        "card-phone-2-error",
+        "card-email-0-error",
+        "card-birthday-error",
+        "card-photo-error",
+    ] {
+        assert!(refused.has_id(id), "{id} marked: {}", refused.body);
+    }
+    assert!(!refused.has_id("card-phone-0-error") && !refused.has_id("card-phone-1-error"));
+    assert!(refused.has_id("card-errors"));
+    let (status, _) = ada.get("/api/v1/me/card").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing half-saved");
+
+    // Valid, with a large PNG: stored as a JPEG of at most 512 pixels; numbers in E.164.
+    let saved = browser
+        .post_multipart("/me/card", &base, &[("photo", "me.png", &png(1400, 1000))])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(saved.location().as_deref(), Some("/me/card?saved=1"));
+    let page = browser.get("/me/card?saved=1").await;
+    assert!(page.has_id("card-saved"));
+    assert_eq!(page.value_of("card-phone-0").as_deref(), Some("+49 30 1234567"));
+    assert_eq!(page.value_of("card-phone-1").as_deref(), Some("+86 138 0013 8000"));
+    let photo = page
+        .body
+        .split(r#"src="data:image/jpeg;base64,"#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the stored photo is shown");
+    use base64::Engine;
+    let stored = base64::engine::general_purpose::STANDARD
+        .decode(crate::web_client::html_unescape(photo))
+        .unwrap();
+    let decoded = image::load_from_memory(&stored).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (512, 366));
+
+    // Saving again without a new file keeps the photo; ticking "remove" drops it.
+    let csrf = browser.get("/me/card").await.csrf();
+    let mut again = base.to_vec();
+    again[0] = ("csrf", csrf.as_str());
+    browser.post_multipart("/me/card", &again, &[]).await;
+    assert!(browser.get("/me/card").await.has_id("card-photo-remove"), "photo kept");
+    again.push(("photo_remove", "1"));
+    browser.post_multipart("/me/card", &again, &[]).await;
+    assert!(
+        !browser.get("/me/card").await.has_id("card-photo-remove"),
+        "photo removed"
+    );
+
+    // A photo over the limit is refused at its field.
+    let noise: Vec<u8> = (0..600_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let csrf = browser.get("/me/card").await.csrf();
+    let mut big = base.to_vec();
+    big[0] = ("csrf", csrf.as_str());
+    let too_big = browser
+        .post_multipart("/me/card", &big, &[("photo", "big.png", &noise)])
+        .await;
+    assert_eq!(too_big.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(too_big.has_id("card-photo-error"), "{}", too_big.body);
+}
