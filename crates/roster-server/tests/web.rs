@@ -617,3 +617,56 @@ async fn the_card_form_marks_every_bad_field_saves_nothing_and_takes_a_photo() {
     assert_eq!(too_big.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(too_big.has_id("card-photo-error"), "{}", too_big.body);
 }
+
+#[tokio::test]
+async fn on_an_invite_only_server_the_invite_page_signs_up_and_the_share_choice_still_applies() {
+    use roster_server::domain::account::Registration;
+    let mut server = TestServer::start().await;
+    let ada = server.user("ada").await;
+    let group = ada.create_group("Team", "approval").await;
+    let code = ada.invite(group).await;
+    server.restart_with(|c| c.registration = Registration::InviteOnly).await;
+    let ada = ada.clone_at(&server.base);
+
+    let browser = Browser::new(&server);
+    // Without the invite, no account.
+    let refused = browser.sign_up("eve", "Eve", "", "/groups").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.has_id("signup-invite-error"), "{}", refused.body);
+    // From the invite page: the account is created together with the request to join.
+    let next = format!("/join/{code}/card");
+    let signed = browser.sign_up("bea", "Bea", &code, &next).await;
+    assert_eq!(signed.location().as_deref(), Some(next.as_str()), "{}", signed.body);
+    let share = format!("/join/{code}/share");
+    browser.save_card("Bea", "+49 30 7654321", "DE", &share).await;
+    let joined = browser.submit(&share, &share, &[("field", "phones")]).await;
+    assert_eq!(
+        joined.location().as_deref(),
+        Some(format!("/groups/{group}/waiting").as_str()),
+        "{}",
+        joined.body
+    );
+    let members: serde_json::Value = ada
+        .expect(
+            Method::GET,
+            &format!("/api/v1/groups/{group}/members"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let bea = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["state"] == "pending")
+        .map(|m| m["account_id"].as_str().unwrap().to_string())
+        .expect("one request");
+    let (status, _) = ada
+        .post(&format!("/api/v1/groups/{group}/members/{bea}/approve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The choice made while waiting holds: phones, no name.
+    let cards = ada.directory(group).await;
+    assert_eq!(cards[&bea]["phones"][0]["number"], "+49307654321");
+    assert!(cards[&bea].get("formatted_name").is_none(), "{}", cards[&bea]);
+}

@@ -7,6 +7,7 @@ use super::groups::{ShareChoice, share_choice};
 use super::session::{CsrfForm, Page, Signed};
 use super::{render, render_status, see_other};
 use crate::domain::Error;
+use crate::domain::account::Registration;
 use crate::domain::group::InvitePreview;
 use crate::domain::share_policy::ShareFields;
 use crate::http::AppState;
@@ -34,6 +35,8 @@ struct InvitePage {
     needs_approval: bool,
     /// Already an active member (signed in).
     member: bool,
+    /// The server takes no new accounts: signing in only.
+    registration_closed: bool,
     signup: SignupForm,
 }
 
@@ -98,6 +101,7 @@ async fn invite_page(State(state): State<AppState>, page: Page, Path(code): Path
             ..SignupForm::default()
         },
         member,
+        registration_closed: state.roster.settings().registration == Registration::Closed,
         code,
         preview,
         page,
@@ -171,12 +175,10 @@ async fn join(
                 .group(&caller, preview.group.id)
                 .await
                 .map_err(|_| WebError::Domain(Error::Conflict(why)))?;
-            if membership.membership.is_active() {
-                state
-                    .roster
-                    .set_share_policy(&caller, preview.group.id, &fields.fields())
-                    .await?;
-            }
+            state
+                .roster
+                .set_share_policy(&caller, preview.group.id, &fields.fields())
+                .await?;
             (preview.group.id, membership.membership.state)
         }
         Err(e) => return Err(e.into()),
