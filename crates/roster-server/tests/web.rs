@@ -357,6 +357,11 @@ async fn pages_carry_security_headers_and_speak_the_readers_language() {
     let page = chinese.get("/login").await;
     assert!(page.body.contains(r#"<html lang="zh-Hans">"#));
     assert!(page.body.contains("登录"), "{}", page.body);
+    // Errors at fields are in the reader's language too.
+    let refused = chinese.sign_up("x", "名字", "", "/groups").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let error = refused.text_of("signup-login-error").expect("an error at the login");
+    assert!(error.contains("登录名"), "{error}");
     // The switch on the page keeps the choice.
     let switched = chinese.get("/lang?to=en&next=/login").await;
     assert_eq!(switched.location().as_deref(), Some("/login"));
