@@ -46,7 +46,7 @@
             delay = 1000;
             var cursors = {};
             cursors[group] = version;
-            socket.send(JSON.stringify({ type: "hello", cursors: cursors }));
+            socket.send(JSON.stringify({ type: "watch", cursors: cursors }));
           };
           socket.onmessage = function (event) {
             var frame;

@@ -357,6 +357,11 @@ async fn pages_carry_security_headers_and_speak_the_readers_language() {
     let page = chinese.get("/login").await;
     assert!(page.body.contains(r#"<html lang="zh-Hans">"#));
     assert!(page.body.contains("登录"), "{}", page.body);
+    // Errors at fields are in the reader's language too.
+    let refused = chinese.sign_up("x", "名字", "", "/groups").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let error = refused.text_of("signup-login-error").expect("an error at the login");
+    assert!(error.contains("登录名"), "{error}");
     // The switch on the page keeps the choice.
     let switched = chinese.get("/lang?to=en&next=/login").await;
     assert_eq!(switched.location().as_deref(), Some("/login"));
@@ -403,4 +408,270 @@ async fn pages_stay_light() {
     let next = first.value_of("directory-next");
     assert!(next.is_none(), "a link, not an input");
     assert!(first.has_id("directory-next"));
+}
+
+#[tokio::test]
+async fn a_page_follows_its_group_only_over_a_ticket_from_its_session() {
+    use futures_util::{SinkExt, StreamExt};
+    use roster_proto::stream::{ClientFrame, ServerFrame};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start().await;
+    let ada = server.user("ada").await;
+    ada.set_card("Ada", "+49 30 1234567").await;
+    let shown = ada.create_group("Shown", "open_with_link").await;
+    let other = ada.create_group("Other", "open_with_link").await;
+    let bea = server.user("bea").await;
+    bea.set_card("Bea", "+49 30 7654321").await;
+    bea.accept(&ada.invite(shown).await).await;
+    bea.accept(&ada.invite(other).await).await;
+
+    let browser = Browser::new(&server);
+    browser
+        .submit("/login", "/login", &[("login", "ada"), ("password", "ada-password")])
+        .await;
+    let page = browser.get(&format!("/groups/{shown}")).await;
+    let version: i64 = page
+        .body
+        .split(r#"data-version=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|v| v.parse().ok())
+        .expect("the page names its version");
+
+    // The ticket needs the page's form token in a header.
+    let refused = browser.post_form("/web/ticket", &[]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    browser
+        .headers
+        .lock()
+        .unwrap()
+        .insert("x-csrf-token", page.csrf().parse().unwrap());
+    let ticket = browser.post_form("/web/ticket", &[]).await;
+    assert_eq!(ticket.status, StatusCode::OK, "{}", ticket.body);
+    let ticket: serde_json::Value = serde_json::from_str(&ticket.body).unwrap();
+    let url = format!(
+        "{}/api/v1/stream?ticket={}",
+        server.base.replacen("http", "ws", 1),
+        ticket["ticket"].as_str().unwrap()
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.expect("stream opens");
+    let watch = ClientFrame::Watch {
+        cursors: [(shown, version)].into_iter().collect(),
+    };
+    socket
+        .send(Message::text(serde_json::to_string(&watch).unwrap()))
+        .await
+        .unwrap();
+    // A change of Bea's card reaches both groups; the page hears of its group only.
+    bea.set_card("Bea B.", "+49 30 7654321").await;
+    let mut frames = Vec::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout_at(deadline, socket.next()).await {
+        let frame: ServerFrame = serde_json::from_str(&text).unwrap();
+        let done = matches!(frame, ServerFrame::Cursor { cursor, .. } if cursor > version);
+        frames.push(frame);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Upsert { group, .. } if *group == shown)),
+        "{frames:?}"
+    );
+    for frame in &frames {
+        let group = match frame {
+            ServerFrame::Joined { group, .. }
+            | ServerFrame::Left { group }
+            | ServerFrame::Resync { group }
+            | ServerFrame::Upsert { group, .. }
+            | ServerFrame::Remove { group, .. }
+            | ServerFrame::Cursor { group, .. } => *group,
+            _ => shown,
+        };
+        assert_eq!(group, shown, "only the watched group: {frames:?}");
+    }
+}
+
+#[tokio::test]
+async fn leaving_a_group_takes_a_confirmation() {
+    let server = TestServer::start().await;
+    let ada = server.user("ada").await;
+    let group = ada.create_group("Club", "open_with_link").await;
+    let bea = server.user("bea").await;
+    bea.accept(&ada.invite(group).await).await;
+    let browser = Browser::new(&server);
+    browser
+        .submit("/login", "/login", &[("login", "bea"), ("password", "bea-password")])
+        .await;
+    let page = format!("/groups/{group}");
+    let leave = format!("/groups/{group}/leave");
+    let unconfirmed = browser.submit(&page, &leave, &[]).await;
+    assert_eq!(unconfirmed.location().as_deref(), Some(page.as_str()));
+    assert_eq!(browser.get(&page).await.status, StatusCode::OK, "still a member");
+    let confirmed = browser.submit(&page, &leave, &[("confirm", "yes")]).await;
+    assert_eq!(confirmed.location().as_deref(), Some("/groups"));
+    let after = browser.get(&page).await;
+    assert_eq!(after.status, StatusCode::NOT_FOUND);
+    assert!(after.has_id("error-message"));
+}
+
+/// A PNG of the given size.
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let picture = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+    bytes.into_inner()
+}
+
+#[tokio::test]
+async fn the_card_form_marks_every_bad_field_saves_nothing_and_takes_a_photo() {
+    let server = TestServer::start_with(|config| {
+        config.photo_max_bytes = 400 * 1024;
+        config.max_body_bytes = 2 * 1024 * 1024;
+    })
+    .await;
+    let ada = server.user("ada").await;
+    let browser = Browser::new(&server);
+    browser
+        .submit("/login", "/login", &[("login", "ada"), ("password", "ada-password")])
+        .await;
+    let csrf = browser.get("/me/card").await.csrf();
+    let base = [
+        ("csrf", csrf.as_str()),
+        ("formatted_name", "Ada Lovelace"),
+        ("phone_0", "030 1234567"),
+        ("phone_region_0", "DE"),
+        ("phone_1", "+86 138 0013 8000"),
+        ("phone_region_1", "DE"),
+    ];
+
+    // Several bad fields at once: each is marked at its field, nothing is stored.
+    let mut bad = base.to_vec();
+    bad.extend([
+        ("phone_2", "0800 NOT A NUMBER"),
+        ("phone_region_2", "GB"),
+        ("email_0", "not an address"),
+        ("birthday", "1990-02-30"),
+    ]);
+    let refused = browser
+        .post_multipart("/me/card", &bad, &[("photo", "x.png", b"not an image")])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+    for id in [
+        "card-phone-2-error",
+        "card-email-0-error",
+        "card-birthday-error",
+        "card-photo-error",
+    ] {
+        assert!(refused.has_id(id), "{id} marked: {}", refused.body);
+    }
+    assert!(!refused.has_id("card-phone-0-error") && !refused.has_id("card-phone-1-error"));
+    assert!(refused.has_id("card-errors"));
+    let (status, _) = ada.get("/api/v1/me/card").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing half-saved");
+
+    // Valid, with a large PNG: stored as a JPEG of at most 512 pixels; numbers in E.164.
+    let saved = browser
+        .post_multipart("/me/card", &base, &[("photo", "me.png", &png(1400, 1000))])
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(saved.location().as_deref(), Some("/me/card?saved=1"));
+    let page = browser.get("/me/card?saved=1").await;
+    assert!(page.has_id("card-saved"));
+    assert_eq!(page.value_of("card-phone-0").as_deref(), Some("+49 30 1234567"));
+    assert_eq!(page.value_of("card-phone-1").as_deref(), Some("+86 138 0013 8000"));
+    let photo = page
+        .body
+        .split(r#"src="data:image/jpeg;base64,"#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the stored photo is shown");
+    use base64::Engine;
+    let stored = base64::engine::general_purpose::STANDARD
+        .decode(crate::web_client::html_unescape(photo))
+        .unwrap();
+    let decoded = image::load_from_memory(&stored).unwrap();
+    assert_eq!((decoded.width(), decoded.height()), (512, 366));
+
+    // Saving again without a new file keeps the photo; ticking "remove" drops it.
+    let csrf = browser.get("/me/card").await.csrf();
+    let mut again = base.to_vec();
+    again[0] = ("csrf", csrf.as_str());
+    browser.post_multipart("/me/card", &again, &[]).await;
+    assert!(browser.get("/me/card").await.has_id("card-photo-remove"), "photo kept");
+    again.push(("photo_remove", "1"));
+    browser.post_multipart("/me/card", &again, &[]).await;
+    assert!(
+        !browser.get("/me/card").await.has_id("card-photo-remove"),
+        "photo removed"
+    );
+
+    // A photo over the limit is refused at its field.
+    let noise: Vec<u8> = (0..600_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let csrf = browser.get("/me/card").await.csrf();
+    let mut big = base.to_vec();
+    big[0] = ("csrf", csrf.as_str());
+    let too_big = browser
+        .post_multipart("/me/card", &big, &[("photo", "big.png", &noise)])
+        .await;
+    assert_eq!(too_big.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(too_big.has_id("card-photo-error"), "{}", too_big.body);
+}
+
+#[tokio::test]
+async fn on_an_invite_only_server_the_invite_page_signs_up_and_the_share_choice_still_applies() {
+    use roster_server::domain::account::Registration;
+    let mut server = TestServer::start().await;
+    let ada = server.user("ada").await;
+    let group = ada.create_group("Team", "approval").await;
+    let code = ada.invite(group).await;
+    server.restart_with(|c| c.registration = Registration::InviteOnly).await;
+    let ada = ada.clone_at(&server.base);
+
+    let browser = Browser::new(&server);
+    // Without the invite, no account.
+    let refused = browser.sign_up("eve", "Eve", "", "/groups").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.has_id("signup-invite-error"), "{}", refused.body);
+    // From the invite page: the account is created together with the request to join.
+    let next = format!("/join/{code}/card");
+    let signed = browser.sign_up("bea", "Bea", &code, &next).await;
+    assert_eq!(signed.location().as_deref(), Some(next.as_str()), "{}", signed.body);
+    let share = format!("/join/{code}/share");
+    browser.save_card("Bea", "+49 30 7654321", "DE", &share).await;
+    let joined = browser.submit(&share, &share, &[("field", "phones")]).await;
+    assert_eq!(
+        joined.location().as_deref(),
+        Some(format!("/groups/{group}/waiting").as_str()),
+        "{}",
+        joined.body
+    );
+    let members: serde_json::Value = ada
+        .expect(
+            Method::GET,
+            &format!("/api/v1/groups/{group}/members"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let bea = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["state"] == "pending")
+        .map(|m| m["account_id"].as_str().unwrap().to_string())
+        .expect("one request");
+    let (status, _) = ada
+        .post(&format!("/api/v1/groups/{group}/members/{bea}/approve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    // The choice made while waiting holds: phones, no name.
+    let cards = ada.directory(group).await;
+    assert_eq!(cards[&bea]["phones"][0]["number"], "+49307654321");
+    assert!(cards[&bea].get("formatted_name").is_none(), "{}", cards[&bea]);
 }

@@ -139,3 +139,15 @@ card-photo-remove = Remove the photo
 card-photo-upload = New photo
 card-photo-hint = JPEG or PNG. Large photos are made smaller; the location and camera data in them are removed.
 card-save-continue = Save and continue
+
+# Field errors in languages other than English (English shows the server's own explanation).
+field-error-phone = This is not a valid phone number.
+field-error-phones = Enter at least one phone number.
+field-error-email = This is not a valid e-mail address, or it is listed twice.
+field-error-birthday = This is not a date: write it as 1990-04-23, or --04-23 without the year.
+field-error-photo = This photo cannot be used: JPEG or PNG only, and not too large.
+field-error-name = Enter a name (no control characters, not too long).
+field-error-login = This login name cannot be used: 3 to 64 characters from a–z, 0–9, dot, dash and underscore, or it is taken.
+field-error-password = The password needs at least 8 characters.
+field-error-invite = This server creates accounts only from an invite link.
+field-error-text = This value is too long or contains characters that are not allowed.

@@ -136,3 +136,15 @@ card-photo-remove = 删除照片
 card-photo-upload = 新照片
 card-photo-hint = JPEG 或 PNG。较大的照片会被缩小，其中的位置和相机信息会被删除。
 card-save-continue = 保存并继续
+
+# 英语以外语言的字段错误（英语显示服务器自己的说明）。
+field-error-phone = 这不是有效的电话号码。
+field-error-phones = 请至少填写一个电话号码。
+field-error-email = 这不是有效的电子邮件地址，或已重复填写。
+field-error-birthday = 这不是日期：请写成 1990-04-23，不含年份时写 --04-23。
+field-error-photo = 无法使用此照片：仅限 JPEG 或 PNG，且不能过大。
+field-error-name = 请填写姓名（不含控制字符，不要太长）。
+field-error-login = 无法使用此登录名：需为 3 到 64 个 a–z、0–9、点、连字符或下划线，或已被占用。
+field-error-password = 密码至少需要 8 个字符。
+field-error-invite = 此服务器只通过邀请链接创建账户。
+field-error-text = 此内容过长或包含不允许的字符。

@@ -35,6 +35,25 @@ pub(super) fn router() -> Router<AppState> {
 pub(super) struct FieldErrors(pub Vec<FieldError>);
 
 impl FieldErrors {
+    /// A form's errors in the reader's language: the domain explains in English; other
+    /// languages get the catalog's sentence for that kind of field.
+    pub(super) fn localized(errors: Vec<FieldError>, lang: Lang) -> Self {
+        if lang == Lang::En {
+            return FieldErrors(errors);
+        }
+        let errors = errors
+            .into_iter()
+            .map(|e| {
+                let kind = field_kind(&e.field);
+                FieldError {
+                    message: lang.t(&format!("field-error-{kind}")),
+                    field: e.field,
+                }
+            })
+            .collect();
+        FieldErrors(errors)
+    }
+
     /// The first error of a field.
     pub(super) fn get(&self, field: &str) -> Option<&str> {
         self.0.iter().find(|e| e.field == field).map(|e| e.message.as_str())
@@ -43,6 +62,23 @@ impl FieldErrors {
     /// Whether a field has an error.
     pub(super) fn has(&self, field: &str) -> bool {
         self.get(field).is_some()
+    }
+}
+
+/// The kind of a form field, for its error sentence.
+fn field_kind(field: &str) -> &'static str {
+    let base = field.split(['[', '.']).next().unwrap_or(field);
+    match base {
+        "phones" if field.contains('[') => "phone",
+        "phones" => "phones",
+        "emails" => "email",
+        "birthday" => "birthday",
+        "photo" => "photo",
+        "formatted_name" | "display_name" | "name" => "name",
+        "login" => "login",
+        "password" | "new_password" | "current_password" => "password",
+        "invite" => "invite",
+        _ => "text",
     }
 }
 
@@ -253,7 +289,7 @@ async fn signup(
                     display_name: form.display_name.clone(),
                     invite: form.invite.clone(),
                     next: next.clone(),
-                    errors: FieldErrors(errors),
+                    errors: FieldErrors::localized(errors, page.lang),
                     message,
                 },
                 page,

@@ -444,9 +444,9 @@ async fn save(
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &CardPage {
+                    errors: FieldErrors::localized(errors, page.lang),
                     page,
                     form: form.with_spare_rows(&region_code),
-                    errors: FieldErrors(errors),
                     joining: next.as_deref().is_some_and(|n| n.starts_with("/join/")),
                     next: next.unwrap_or_default(),
                     saved: false,

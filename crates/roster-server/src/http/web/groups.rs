@@ -341,12 +341,10 @@ async fn share_page(
 async fn save_share(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    CsrfForm { page, pairs, .. }: CsrfForm<Empty>,
+    form: CsrfForm<Empty>,
 ) -> WebResult<Response> {
-    let caller = page
-        .caller
-        .clone()
-        .ok_or(WebError::Domain(crate::domain::Error::Unauthorized))?;
+    let caller = form.caller()?;
+    let CsrfForm { page, pairs, .. } = form;
     let id = group_id(&id)?;
     let fields = chosen_fields(&pairs);
     if pairs.iter().any(|(k, _)| k == "preview") {
@@ -363,16 +361,14 @@ async fn save_share(
     Ok(see_other(&format!("/groups/{id}/share?saved=1")))
 }
 
-async fn leave(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    CsrfForm { page, .. }: CsrfForm<Empty>,
-) -> WebResult<Response> {
-    let caller = page
-        .caller
-        .clone()
-        .ok_or(WebError::Domain(crate::domain::Error::Unauthorized))?;
-    state.roster.leave(&caller, group_id(&id)?).await?;
+async fn leave(State(state): State<AppState>, Path(id): Path<String>, form: CsrfForm<Empty>) -> WebResult<Response> {
+    let caller = form.caller()?;
+    let id = group_id(&id)?;
+    // Leaving is confirmed with a tick on the form; without it nothing happens.
+    if !form.pairs.iter().any(|(k, v)| k == "confirm" && v == "yes") {
+        return Ok(see_other(&format!("/groups/{id}")));
+    }
+    state.roster.leave(&caller, id).await?;
     Ok(see_other("/groups"))
 }
 

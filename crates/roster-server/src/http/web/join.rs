@@ -7,6 +7,7 @@ use super::groups::{ShareChoice, share_choice};
 use super::session::{CsrfForm, Page, Signed};
 use super::{render, render_status, see_other};
 use crate::domain::Error;
+use crate::domain::account::Registration;
 use crate::domain::group::InvitePreview;
 use crate::domain::share_policy::ShareFields;
 use crate::http::AppState;
@@ -34,6 +35,8 @@ struct InvitePage {
     needs_approval: bool,
     /// Already an active member (signed in).
     member: bool,
+    /// The server takes no new accounts: signing in only.
+    registration_closed: bool,
     signup: SignupForm,
 }
 
@@ -98,6 +101,7 @@ async fn invite_page(State(state): State<AppState>, page: Page, Path(code): Path
             ..SignupForm::default()
         },
         member,
+        registration_closed: state.roster.settings().registration == Registration::Closed,
         code,
         preview,
         page,
@@ -140,9 +144,10 @@ async fn share_step(
 async fn join(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    CsrfForm { page, pairs, .. }: CsrfForm<super::auth::Empty>,
+    form: CsrfForm<super::auth::Empty>,
 ) -> WebResult<Response> {
-    let caller = page.caller.clone().ok_or(WebError::Domain(Error::Unauthorized))?;
+    let caller = form.caller()?;
+    let CsrfForm { page, pairs, .. } = form;
     let fields = super::groups::chosen_fields(&pairs);
     if pairs.iter().any(|(k, _)| k == "preview") {
         // Without JavaScript, "Preview" posts the choice and shows it.
@@ -170,12 +175,10 @@ async fn join(
                 .group(&caller, preview.group.id)
                 .await
                 .map_err(|_| WebError::Domain(Error::Conflict(why)))?;
-            if membership.membership.is_active() {
-                state
-                    .roster
-                    .set_share_policy(&caller, preview.group.id, &fields.fields())
-                    .await?;
-            }
+            state
+                .roster
+                .set_share_policy(&caller, preview.group.id, &fields.fields())
+                .await?;
             (preview.group.id, membership.membership.state)
         }
         Err(e) => return Err(e.into()),

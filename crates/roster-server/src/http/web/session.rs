@@ -123,11 +123,12 @@ pub fn url_encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
-/// A `next` target that stays on this site (a path, never `//host` or a scheme).
+/// A `next` target that stays on this site (a path, never `//host` or a scheme), and that can
+/// go in a `Location` header.
 pub fn safe_next(next: Option<&str>) -> Option<String> {
     let next = next?.trim();
     let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
-    (local && !next.contains(['\r', '\n'])).then(|| next.to_string())
+    (local && !next.chars().any(char::is_control) && next.len() <= 2000).then(|| next.to_string())
 }
 
 impl FromRequestParts<AppState> for Page {
@@ -196,6 +197,13 @@ pub struct CsrfForm<T> {
     pub pairs: Vec<(String, String)>,
 }
 
+impl<T> CsrfForm<T> {
+    /// The signed-in caller; a form that needs one sends a reader without a session to sign in.
+    pub fn caller(&self) -> WebResult<Caller> {
+        self.page.caller.clone().ok_or(WebError::Domain(Error::Unauthorized))
+    }
+}
+
 impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
     type Rejection = WebError;
 
@@ -210,5 +218,27 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
         page.check_csrf(state, &parts.headers, token).await?;
         let form = serde_urlencoded::from_bytes(&bytes).map_err(|_| WebError::BadRequest)?;
         Ok(CsrfForm { page, form, pairs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_targets_stay_on_this_site() {
+        assert_eq!(safe_next(Some("/groups?q=a")), Some("/groups?q=a".into()));
+        for away in [
+            "//evil.example/",
+            "/\\evil.example",
+            "https://evil.example/",
+            "evil",
+            "",
+            "/a\r\nSet-Cookie: x=y",
+            "/\u{1}",
+        ] {
+            assert_eq!(safe_next(Some(away)), None, "{away:?}");
+        }
+        assert_eq!(safe_next(None), None);
     }
 }
