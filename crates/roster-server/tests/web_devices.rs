@@ -520,6 +520,15 @@ async fn every_page_reads_in_chinese() {
         assert_eq!(page.status, StatusCode::OK, "{action}");
         assert!(page.body.contains(marker), "{action}: {}", page.body);
     }
+    let bad = browser
+        .submit("/account", "/account/name", &[("display_name", " ")])
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("id=\"display-name-error\""));
+    assert!(
+        !bad.body.contains("control characters"),
+        "the field error is in Chinese"
+    );
     let profile = browser
         .submit("/devices/new", "/devices/apple", &[("name", "iPad")])
         .await;

@@ -87,7 +87,7 @@ devices-account-delete-title = Delete the account
 devices-account-delete-text = This removes you from every group, deletes your card and signs out all your devices. Groups you own with no other members are deleted too. It cannot be undone.
 devices-account-delete-password = Your password, to confirm
 devices-account-delete-submit = Delete my account for good
-devices-account-refused = This could not be done:
+devices-account-delete-owner = You own a group that has other members: hand it over to one of them, or delete it, first.
 
 ## Who can see my card
 devices-audience-title = Who can see my card

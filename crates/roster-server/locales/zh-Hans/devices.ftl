@@ -87,7 +87,7 @@ devices-account-delete-title = 删除账户
 devices-account-delete-text = 这会让你退出所有群组、删除你的名片并登出你的所有设备。你拥有且没有其他成员的群组也会被删除。此操作无法撤销。
 devices-account-delete-password = 请输入密码以确认
 devices-account-delete-submit = 永久删除我的账户
-devices-account-refused = 无法完成此操作：
+devices-account-delete-owner = 你拥有一个还有其他成员的群组：请先把它转交给其中一位成员，或将其删除。
 
 ## 谁能看到我的名片
 devices-audience-title = 谁能看到我的名片

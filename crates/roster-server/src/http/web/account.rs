@@ -1,8 +1,10 @@
 //! Account settings: the display name, a new password, deleting the account. Each grave change
 //! asks for the password again (the domain checks it); a refusal is shown next to its form.
 
-use super::devices::{signed, signed_out};
+use super::auth::FieldErrors;
+use super::devices::signed_out;
 use super::error::{WebError, WebResult};
+use super::i18n::Lang;
 use super::session::{CsrfForm, Page, Signed};
 use super::{render, render_status, see_other};
 use crate::domain::Error;
@@ -78,9 +80,15 @@ async fn show(Signed { page, caller }: Signed, Query(query): Query<DoneQuery>) -
 /// that no field explains.
 fn refused(page: Page, caller: &Caller, form: Form, display_name: &str, error: Error) -> WebResult<Response> {
     let lines = match &error {
-        Error::Invalid(fields) => fields.iter().map(|f| f.message.clone()).collect(),
+        Error::Invalid(fields) => FieldErrors::localized(fields.clone(), page.lang)
+            .0
+            .into_iter()
+            .map(|f| f.message)
+            .collect(),
         Error::Forbidden(_) if form != Form::Name => vec![page.t("devices-account-wrong-password")],
-        Error::Conflict(why) => vec![why.clone()],
+        // The domain's words name the group; other languages get the catalog's sentence.
+        Error::Conflict(why) if page.lang == Lang::En => vec![why.clone()],
+        Error::Conflict(_) => vec![page.t("devices-account-delete-owner")],
         _ => return Err(WebError::Domain(error)),
     };
     let status = WebError::Domain(error).status();
@@ -102,11 +110,9 @@ struct NameForm {
 }
 
 /// POST /account/name
-async fn save_name(
-    State(state): State<AppState>,
-    CsrfForm { page, form, .. }: CsrfForm<NameForm>,
-) -> WebResult<Response> {
-    let caller = signed(&page)?;
+async fn save_name(State(state): State<AppState>, request: CsrfForm<NameForm>) -> WebResult<Response> {
+    let caller = request.caller()?;
+    let CsrfForm { page, form, .. } = request;
     match state.roster.set_display_name(&caller, &form.display_name).await {
         Ok(_) => Ok(see_other("/account?done=name")),
         Err(e) => refused(page, &caller, Form::Name, &form.display_name, e),
@@ -122,11 +128,9 @@ struct PasswordForm {
 }
 
 /// POST /account/password — this browser stays signed in, every other session is signed out.
-async fn change_password(
-    State(state): State<AppState>,
-    CsrfForm { page, form, .. }: CsrfForm<PasswordForm>,
-) -> WebResult<Response> {
-    let caller = signed(&page)?;
+async fn change_password(State(state): State<AppState>, request: CsrfForm<PasswordForm>) -> WebResult<Response> {
+    let caller = request.caller()?;
+    let CsrfForm { page, form, .. } = request;
     let request = ChangePasswordRequest {
         current_password: form.current_password,
         new_password: form.new_password,
@@ -147,11 +151,9 @@ struct DeleteForm {
 }
 
 /// POST /account/delete — deletes the account after its password; the browser is signed out.
-async fn delete(
-    State(state): State<AppState>,
-    CsrfForm { page, form, .. }: CsrfForm<DeleteForm>,
-) -> WebResult<Response> {
-    let caller = signed(&page)?;
+async fn delete(State(state): State<AppState>, request: CsrfForm<DeleteForm>) -> WebResult<Response> {
+    let caller = request.caller()?;
+    let CsrfForm { page, form, .. } = request;
     match state.roster.delete_account(&caller, &form.password).await {
         Ok(()) => Ok(signed_out(&state)),
         Err(e) => {

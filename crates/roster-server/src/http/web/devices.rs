@@ -144,18 +144,13 @@ fn terminal_id(id: &str) -> WebResult<TerminalId> {
         .map_err(|_| WebError::Domain(Error::NotFound("terminal")))
 }
 
-/// The signed-in caller of a form, or the sign-in page.
-pub(super) fn signed(page: &Page) -> WebResult<Caller> {
-    page.caller.clone().ok_or(WebError::Domain(Error::Unauthorized))
-}
-
 /// POST /devices/{id}/revoke — revokes a device; revoking this browser signs it out.
 async fn revoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    CsrfForm { page, .. }: CsrfForm<Empty>,
+    request: CsrfForm<Empty>,
 ) -> WebResult<Response> {
-    let caller = signed(&page)?;
+    let caller = request.caller()?;
     let id = terminal_id(&id)?;
     state.roster.revoke_terminal(&caller, id).await?;
     if id == caller.terminal.id {
@@ -182,10 +177,10 @@ struct BooksForm {
 async fn set_books(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    CsrfForm { page, form, .. }: CsrfForm<BooksForm>,
+    request: CsrfForm<BooksForm>,
 ) -> WebResult<Response> {
-    let caller = signed(&page)?;
-    let choice = match form.books.as_str() {
+    let caller = request.caller()?;
+    let choice = match request.form.books.as_str() {
         "account" => None,
         "on" => Some(true),
         "off" => Some(false),
@@ -268,11 +263,9 @@ async fn new_credentials(state: &AppState, caller: &Caller, name: Option<&str>) 
 }
 
 /// POST /devices/apple — the configuration profile itself, with a password made for it.
-async fn setup_apple(
-    State(state): State<AppState>,
-    CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>,
-) -> WebResult<Response> {
-    let caller = signed(&page)?;
+async fn setup_apple(State(state): State<AppState>, request: CsrfForm<NewDeviceForm>) -> WebResult<Response> {
+    let caller = request.caller()?;
+    let CsrfForm { page, form, .. } = request;
     let (terminal, account) = new_credentials(&state, &caller, form.name.as_deref()).await?;
     let profile = mobileconfig(&account, terminal.id.0, &page.t("devices-profile-description"));
     let mut response = profile.into_response();
@@ -314,12 +307,9 @@ async fn setup_desktop(State(state): State<AppState>, form: CsrfForm<NewDeviceFo
 
 /// The page that shows a new device's password once, with the DAVx5 link and QR code when
 /// `davx5` is asked for.
-async fn credentials_page(
-    state: &AppState,
-    CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>,
-    davx5: bool,
-) -> WebResult<Response> {
-    let caller = signed(&page)?;
+async fn credentials_page(state: &AppState, request: CsrfForm<NewDeviceForm>, davx5: bool) -> WebResult<Response> {
+    let caller = request.caller()?;
+    let CsrfForm { page, form, .. } = request;
     let (terminal, account) = new_credentials(state, &caller, form.name.as_deref()).await?;
     let davx5 = if davx5 {
         let link = davx5_link(&account);
@@ -347,11 +337,9 @@ struct CliPage {
 
 /// POST /devices/cli — the `roster login` line with the chosen name. It creates nothing: the
 /// command line signs in with the account's password and becomes a device then.
-async fn setup_cli(
-    State(state): State<AppState>,
-    CsrfForm { page, form, .. }: CsrfForm<NewDeviceForm>,
-) -> WebResult<Response> {
-    let caller = signed(&page)?;
+async fn setup_cli(State(state): State<AppState>, request: CsrfForm<NewDeviceForm>) -> WebResult<Response> {
+    let caller = request.caller()?;
+    let CsrfForm { page, form, .. } = request;
     render(&CliPage {
         cli_line: cli_line(&state, &caller.account.login, form.name.as_deref()),
         page,
