@@ -9,7 +9,7 @@
 use super::auth::Empty;
 use super::error::{WebError, WebResult};
 use super::session::{CsrfForm, Page, SESSION_COOKIE, Signed, is_secure, set_cookie};
-use super::setup::{DavAccount, Platform, davx5_link, mobileconfig, qr_png_data_uri};
+use super::setup::{DavAccount, Platform, davx5_link, login_command, mobileconfig, qr_png_data_uri};
 use super::{render, see_other, static_file};
 use crate::domain::Error;
 use crate::domain::account::Caller;
@@ -215,17 +215,6 @@ impl NewDevicePage {
     }
 }
 
-/// The `roster login` line for this server and account (with a terminal name, quoted for a
-/// POSIX shell).
-fn cli_line(state: &AppState, login: &str, name: Option<&str>) -> String {
-    let server = state.roster.settings().public_url.trim_end_matches('/');
-    let mut line = format!("roster login --server {server} {login}");
-    if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) {
-        line.push_str(&format!(" --terminal-name '{}'", name.replace('\'', r"'\''")));
-    }
-    line
-}
-
 /// GET /devices/new — the four ways, the one that suits this device first.
 async fn new_device(
     State(state): State<AppState>,
@@ -242,7 +231,7 @@ async fn new_device(
         Platform::Desktop => ["desktop", "cli", "apple", "android"],
     };
     render(&NewDevicePage {
-        cli_line: cli_line(&state, &caller.account.login, None),
+        cli_line: login_command(&state.roster.settings().public_url, &caller.account.login, None),
         page,
         ways,
     })
@@ -341,7 +330,11 @@ async fn setup_cli(State(state): State<AppState>, request: CsrfForm<NewDeviceFor
     let caller = request.caller()?;
     let CsrfForm { page, form, .. } = request;
     render(&CliPage {
-        cli_line: cli_line(&state, &caller.account.login, form.name.as_deref()),
+        cli_line: login_command(
+            &state.roster.settings().public_url,
+            &caller.account.login,
+            form.name.as_deref(),
+        ),
         page,
     })
 }

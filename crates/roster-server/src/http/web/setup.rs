@@ -188,6 +188,18 @@ pub fn davx5_link(account: &DavAccount) -> String {
     }
 }
 
+/// The `roster login` command for this server and login, with a terminal name when one is
+/// given. The name is single-quoted for a POSIX shell: it is typed by the reader, and the line
+/// is meant to be pasted into a terminal.
+pub fn login_command(public_url: &str, login: &str, name: Option<&str>) -> String {
+    let server = public_url.trim_end_matches('/');
+    let mut line = format!("roster login --server {server} {login}");
+    if let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) {
+        line.push_str(&format!(" --terminal-name '{}'", name.replace('\'', r"'\''")));
+    }
+    line
+}
+
 /// A QR code of `text` as a PNG `data:` URI, for an `<img src>` (the pages' CSP allows
 /// `data:` images; no request for the image is made, so the secret in it stays in the page).
 pub fn qr_png_data_uri(text: &str) -> Result<String, SetupError> {
@@ -402,6 +414,22 @@ mod tests {
         for (agent, platform) in cases {
             assert_eq!(Platform::detect(agent), platform, "{agent}");
         }
+    }
+
+    #[test]
+    fn the_login_command_quotes_the_name_for_the_shell() {
+        assert_eq!(
+            login_command("https://roster.example.org/", "anna", None),
+            "roster login --server https://roster.example.org anna"
+        );
+        assert_eq!(
+            login_command("https://r.example", "anna", Some(" Anna's $(rm -rf ~) ")),
+            r"roster login --server https://r.example anna --terminal-name 'Anna'\''s $(rm -rf ~)'"
+        );
+        assert_eq!(
+            login_command("https://r.example", "anna", Some("  ")),
+            login_command("https://r.example", "anna", None)
+        );
     }
 
     #[test]
