@@ -1,0 +1,281 @@
+//! A group's join requests and members: approve, deny, change roles, remove, hand the group on.
+//!
+//! Removing and transferring go through a confirmation page (a GET that changes nothing, whose
+//! form makes the POST), so that they work the same without JavaScript.
+
+use super::forms::{NoFields, RoleForm};
+use super::{Done, GroupNav, moment};
+use crate::domain::Error;
+use crate::domain::account::Caller;
+use crate::domain::ids::{AccountId, GroupId};
+use crate::domain::model::MemberRow;
+use crate::http::AppState;
+use crate::http::web::WebResult;
+use crate::http::web::session::{CsrfForm, Page, Signed};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use roster_proto::api::{MembershipState, Role};
+use uuid::Uuid;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/groups/{id}/members", get(list_members))
+        .route("/groups/{id}/members/{account_id}/approve", post(approve_member))
+        .route("/groups/{id}/members/{account_id}/deny", post(deny_member))
+        .route("/groups/{id}/members/{account_id}/role", post(set_role))
+        .route(
+            "/groups/{id}/members/{account_id}/remove",
+            get(confirm_remove).post(remove_member),
+        )
+        .route(
+            "/groups/{id}/members/{account_id}/transfer",
+            get(confirm_transfer).post(transfer_group),
+        )
+}
+
+/// `/groups/{id}/members`.
+#[derive(Template)]
+#[template(path = "web/admin/members.html")]
+struct MembersPage {
+    page: Page,
+    heading: String,
+    members_heading: String,
+    group: GroupNav,
+    pending: Vec<Person>,
+    members: Vec<Person>,
+}
+
+/// One `.pending` or `.member-row`, with the buttons the caller's role allows. The domain
+/// decides again on every POST: hiding a button is only courtesy.
+struct Person {
+    account: AccountId,
+    /// Display name, or the neutral label of a member who does not share their name.
+    name: String,
+    /// `owner`, `admin` or `member`, as the role select's values.
+    role: &'static str,
+    /// The role's message key.
+    role_key: &'static str,
+    /// The label of the role select, naming the member.
+    role_label: String,
+    /// Member since, or asked on.
+    since: String,
+    is_me: bool,
+    can_set_role: bool,
+    can_remove: bool,
+    can_transfer: bool,
+}
+
+fn role_names(role: Role) -> (&'static str, &'static str) {
+    match role {
+        Role::Owner => ("owner", "admin-role-owner"),
+        Role::Admin => ("admin", "admin-role-admin"),
+        Role::Member => ("member", "admin-role-member"),
+    }
+}
+
+impl Person {
+    fn new(page: &Page, row: &MemberRow, me: &Caller, my_role: Role) -> Self {
+        let membership = &row.membership;
+        let is_me = membership.account_id == me.account.id;
+        let is_owner = my_role == Role::Owner;
+        let active = membership.is_active();
+        let (role, role_key) = role_names(membership.role);
+        let since_key = if active {
+            "admin-member-since"
+        } else {
+            "admin-requested"
+        };
+        Person {
+            account: membership.account_id,
+            name: row.display_name.clone(),
+            role,
+            role_key,
+            role_label: page.t1("admin-role-label", "name", row.display_name.clone()),
+            since: page.t1(since_key, "date", moment(membership.since)),
+            is_me,
+            can_set_role: active && is_owner && membership.role != Role::Owner,
+            can_remove: active
+                && !is_me
+                && membership.role != Role::Owner
+                && (membership.role == Role::Member || is_owner),
+            can_transfer: active && is_owner && !is_me,
+        }
+    }
+}
+
+/// The group (for admins only) and its members and requests as the domain lists them.
+async fn admin_view(state: &AppState, caller: &Caller, id: GroupId) -> WebResult<(GroupNav, Role, Vec<MemberRow>)> {
+    let found = state.roster.admin_group(caller, id).await?;
+    let rows = state.roster.members(caller, id).await?;
+    Ok((GroupNav::of(&found.group), found.membership.role, rows))
+}
+
+/// GET /groups/{id}/members — join requests and members (admins).
+async fn list_members(State(state): State<AppState>, Signed { page, caller }: Signed, Path(id): Path<Uuid>) -> Done {
+    let (group, my_role, rows) = admin_view(&state, &caller, GroupId(id)).await?;
+    let people = |wanted: MembershipState| -> Vec<Person> {
+        rows.iter()
+            .filter(|row| row.membership.state == wanted)
+            .map(|row| Person::new(&page, row, &caller, my_role))
+            .collect()
+    };
+    let pending = people(MembershipState::Pending);
+    let members = people(MembershipState::Active);
+    let view = MembersPage {
+        heading: page.t1("admin-members-title", "group", group.name.clone()),
+        members_heading: page.t1("admin-members-heading", "count", members.len()),
+        group,
+        pending,
+        members,
+        page,
+    };
+    Ok(view.into_response())
+}
+
+/// Back to the members page after an action.
+fn to_members(id: Uuid) -> Done {
+    Ok(Redirect::to(&format!("/groups/{id}/members")).into_response())
+}
+
+/// POST /groups/{id}/members/{account_id}/approve — accept a join request (admins).
+async fn approve_member(
+    State(state): State<AppState>,
+    Signed { caller, .. }: Signed,
+    Path((id, account)): Path<(Uuid, Uuid)>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Done {
+    state.roster.approve(&caller, GroupId(id), AccountId(account)).await?;
+    to_members(id)
+}
+
+/// POST /groups/{id}/members/{account_id}/deny — refuse a join request (admins).
+async fn deny_member(
+    State(state): State<AppState>,
+    Signed { caller, .. }: Signed,
+    Path((id, account)): Path<(Uuid, Uuid)>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Done {
+    state.roster.deny(&caller, GroupId(id), AccountId(account)).await?;
+    to_members(id)
+}
+
+/// POST /groups/{id}/members/{account_id}/role — make a member an admin or back (owner).
+async fn set_role(
+    State(state): State<AppState>,
+    Signed { caller, .. }: Signed,
+    Path((id, account)): Path<(Uuid, Uuid)>,
+    CsrfForm(form): CsrfForm<RoleForm>,
+) -> Done {
+    state
+        .roster
+        .set_role(&caller, GroupId(id), AccountId(account), form.role)
+        .await?;
+    to_members(id)
+}
+
+/// A question before a destructive action: its form makes the POST.
+#[derive(Template)]
+#[template(path = "web/admin/confirm.html")]
+struct ConfirmPage {
+    page: Page,
+    title: String,
+    text: String,
+    action: String,
+    submit: String,
+    cancel: String,
+}
+
+/// What a confirmation page is about.
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Remove,
+    Transfer,
+}
+
+impl Action {
+    fn keys(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Action::Remove => (
+                "remove",
+                "admin-confirm-remove-title",
+                "admin-confirm-remove-text",
+                "admin-confirm-remove-submit",
+            ),
+            Action::Transfer => (
+                "transfer",
+                "admin-confirm-transfer-title",
+                "admin-confirm-transfer-text",
+                "admin-confirm-transfer-submit",
+            ),
+        }
+    }
+}
+
+async fn confirm(state: &AppState, page: Page, caller: &Caller, id: Uuid, account: Uuid, action: Action) -> Done {
+    let (group, _, rows) = admin_view(state, caller, GroupId(id)).await?;
+    let person = rows
+        .iter()
+        .find(|row| row.membership.account_id.0 == account && row.membership.is_active())
+        .ok_or(Error::NotFound("member"))?;
+    let (path, title, text, submit) = action.keys();
+    let name = person.display_name.clone();
+    let args = [("name", name.as_str()), ("group", group.name.as_str())];
+    let view = ConfirmPage {
+        title: page.t_args(title, &args),
+        text: page.t_args(text, &args),
+        submit: page.t(submit),
+        action: format!("/groups/{id}/members/{account}/{path}"),
+        cancel: format!("/groups/{id}/members"),
+        page,
+    };
+    Ok(view.into_response())
+}
+
+/// GET /groups/{id}/members/{account_id}/remove — ask before removing (admins).
+async fn confirm_remove(
+    State(state): State<AppState>,
+    Signed { page, caller }: Signed,
+    Path((id, account)): Path<(Uuid, Uuid)>,
+) -> Done {
+    confirm(&state, page, &caller, id, account, Action::Remove).await
+}
+
+/// POST /groups/{id}/members/{account_id}/remove — remove a member (admins).
+async fn remove_member(
+    State(state): State<AppState>,
+    Signed { caller, .. }: Signed,
+    Path((id, account)): Path<(Uuid, Uuid)>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Done {
+    state
+        .roster
+        .remove_member(&caller, GroupId(id), AccountId(account))
+        .await?;
+    to_members(id)
+}
+
+/// GET /groups/{id}/members/{account_id}/transfer — ask before handing the group on (owner).
+async fn confirm_transfer(
+    State(state): State<AppState>,
+    Signed { page, caller }: Signed,
+    Path((id, account)): Path<(Uuid, Uuid)>,
+) -> Done {
+    confirm(&state, page, &caller, id, account, Action::Transfer).await
+}
+
+/// POST /groups/{id}/members/{account_id}/transfer — make another member the owner (owner).
+async fn transfer_group(
+    State(state): State<AppState>,
+    Signed { caller, .. }: Signed,
+    Path((id, account)): Path<(Uuid, Uuid)>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Done {
+    state
+        .roster
+        .transfer_ownership(&caller, GroupId(id), AccountId(account))
+        .await?;
+    to_members(id)
+}
