@@ -207,10 +207,6 @@ pub(super) struct RoleForm {
     pub(super) role: Role,
 }
 
-/// A form that carries nothing but its CSRF token: a button.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub(super) struct NoFields {}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,19 +1,19 @@
 //! Creating a group, editing its settings and deleting it.
 
 use super::forms::{DeleteForm, Field, GroupForm, policy_value};
-use super::{Done, GroupNav, Limits, Marks, form_fields};
+use super::{Done, GroupNav, Limits, Marks, form_fields, path_id};
+use crate::domain::group::GroupWithMembership;
 use crate::domain::ids::GroupId;
 use crate::http::AppState;
 use crate::http::web::session::{CsrfForm, Page, Signed};
+use crate::http::web::{render, render_status, see_other};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
-use roster_proto::api::JoinPolicy;
+use roster_proto::api::{JoinPolicy, Role};
 use serde::Deserialize;
-use uuid::Uuid;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -23,11 +23,18 @@ pub(super) fn router() -> Router<AppState> {
 }
 
 /// The choices of `#group-form`'s join policy select, with their message keys.
-const POLICIES: [(&str, &str); 3] = [
-    ("open", "admin-policy-open"),
-    ("approval", "admin-policy-approval"),
-    ("open_with_link", "admin-policy-open-with-link"),
+const POLICIES: [(JoinPolicy, &str); 3] = [
+    (JoinPolicy::InviteOnly, "admin-policy-open"),
+    (JoinPolicy::Approval, "admin-policy-approval"),
+    (JoinPolicy::OpenWithLink, "admin-policy-open-with-link"),
 ];
+
+/// One `<option>` of the join policy select.
+struct PolicyOption {
+    value: &'static str,
+    label: String,
+    selected: bool,
+}
 
 /// `/groups/new` and `/groups/{id}/settings`.
 #[derive(Template)]
@@ -45,7 +52,7 @@ struct GroupFormPage {
     can_delete: bool,
     server_limit: u32,
     limit_hint: String,
-    policies: [(&'static str, &'static str); 3],
+    policies: Vec<PolicyOption>,
 }
 
 impl GroupFormPage {
@@ -57,21 +64,30 @@ impl GroupFormPage {
             limit_hint: page.t1("admin-group-member-limit-hint", "max", limits.max_group_size),
             server_limit: limits.max_group_size,
             group: None,
-            form,
             marks,
             saved: false,
             can_delete: false,
-            policies: POLICIES,
+            policies: POLICIES
+                .iter()
+                .map(|(policy, key)| PolicyOption {
+                    value: policy_value(*policy),
+                    label: page.t(key),
+                    selected: form.join_policy == policy_value(*policy),
+                })
+                .collect(),
+            form,
             page,
         }
     }
 
-    fn settings(page: Page, limits: Limits, group: GroupNav, can_delete: bool, form: GroupForm, marks: Marks) -> Self {
+    /// The settings of an existing group; only its owner is offered deletion.
+    fn settings(page: Page, limits: Limits, found: &GroupWithMembership, form: GroupForm, marks: Marks) -> Self {
         let mut this = Self::new(page, limits, form, marks);
+        let group = GroupNav::of(&found.group);
         this.heading = this.page.t1("admin-settings-title", "group", group.name.clone());
         this.action = format!("/groups/{}/settings", group.id);
         this.submit = this.page.t("admin-group-save");
-        this.can_delete = can_delete;
+        this.can_delete = found.membership.role == Role::Owner;
         this.group = Some(group);
         this
     }
@@ -83,26 +99,25 @@ async fn new_group(State(state): State<AppState>, Signed { page, .. }: Signed) -
         join_policy: policy_value(JoinPolicy::Approval).to_string(),
         ..GroupForm::default()
     };
-    let limits = Limits::of(&state);
-    Ok(GroupFormPage::new(page, limits, form, Marks::default()).into_response())
+    render(&GroupFormPage::new(page, Limits::of(&state), form, Marks::default()))
 }
 
 /// POST /groups/new — create the group, then show it.
 async fn create_group(
     State(state): State<AppState>,
     Signed { page, caller }: Signed,
-    CsrfForm(form): CsrfForm<GroupForm>,
+    CsrfForm { form, .. }: CsrfForm<GroupForm>,
 ) -> Done {
     let limits = Limits::of(&state);
     let fields = match form.create_request() {
         Ok(request) => match state.roster.create_group(&caller, &request).await {
-            Ok(created) => return Ok(Redirect::to(&format!("/groups/{}", created.group.id)).into_response()),
+            Ok(created) => return Ok(see_other(&format!("/groups/{}", created.group.id))),
             Err(error) => form_fields(error)?,
         },
         Err(fields) => fields,
     };
     let marks = Marks::new(&page, &fields, limits);
-    Ok(invalid(GroupFormPage::new(page, limits, form, marks)))
+    invalid(&GroupFormPage::new(page, limits, form, marks))
 }
 
 /// Whether the settings page follows a save.
@@ -115,63 +130,58 @@ struct SettingsQuery {
 async fn group_settings(
     State(state): State<AppState>,
     Signed { page, caller }: Signed,
-    Path(id): Path<Uuid>,
+    Path(id): Path<String>,
     Query(query): Query<SettingsQuery>,
 ) -> Done {
     let limits = Limits::of(&state);
-    let found = state.roster.admin_group(&caller, GroupId(id)).await?;
+    let found = state.roster.admin_group(&caller, path_id(&id, "group")?).await?;
     let form = GroupForm::of(&found.group, limits.max_group_size);
-    let can_delete = found.membership.role == roster_proto::api::Role::Owner;
-    let mut view = GroupFormPage::settings(page, limits, GroupNav::of(&found.group), can_delete, form, Marks::default());
+    let mut view = GroupFormPage::settings(page, limits, &found, form, Marks::default());
     view.saved = query.saved.is_some();
-    Ok(view.into_response())
+    render(&view)
 }
 
 /// POST /groups/{id}/settings — save the group form (admins).
 async fn update_group(
     State(state): State<AppState>,
     Signed { page, caller }: Signed,
-    Path(id): Path<Uuid>,
-    CsrfForm(form): CsrfForm<GroupForm>,
+    Path(id): Path<String>,
+    CsrfForm { form, .. }: CsrfForm<GroupForm>,
 ) -> Done {
     let limits = Limits::of(&state);
-    let id = GroupId(id);
-    let current = state.roster.admin_group(&caller, id).await?;
+    let id: GroupId = path_id(&id, "group")?;
+    let found = state.roster.admin_group(&caller, id).await?;
     let fields = match form.update_request(limits.max_group_size) {
         Ok(request) => match state.roster.update_group(&caller, id, &request).await {
-            Ok(_) => return Ok(Redirect::to(&format!("/groups/{id}/settings?saved=1")).into_response()),
+            Ok(_) => return Ok(see_other(&format!("/groups/{id}/settings?saved=1"))),
             Err(error) => form_fields(error)?,
         },
         Err(fields) => fields,
     };
-    let can_delete = current.membership.role == roster_proto::api::Role::Owner;
     let marks = Marks::new(&page, &fields, limits);
-    let view = GroupFormPage::settings(page, limits, GroupNav::of(&current.group), can_delete, form, marks);
-    Ok(invalid(view))
+    invalid(&GroupFormPage::settings(page, limits, &found, form, marks))
 }
 
 /// POST /groups/{id}/delete — delete the group once the box is ticked (owner).
 async fn delete_group(
     State(state): State<AppState>,
     Signed { page, caller }: Signed,
-    Path(id): Path<Uuid>,
-    CsrfForm(form): CsrfForm<DeleteForm>,
+    Path(id): Path<String>,
+    CsrfForm { form, .. }: CsrfForm<DeleteForm>,
 ) -> Done {
-    let id = GroupId(id);
+    let id: GroupId = path_id(&id, "group")?;
     if form.confirm.is_some() {
         state.roster.delete_group(&caller, id).await?;
-        return Ok(Redirect::to("/groups").into_response());
+        return Ok(see_other("/groups"));
     }
     let limits = Limits::of(&state);
-    let current = state.roster.admin_group(&caller, id).await?;
-    let can_delete = current.membership.role == roster_proto::api::Role::Owner;
+    let found = state.roster.admin_group(&caller, id).await?;
     let marks = Marks::new(&page, &[Field::DeleteConfirm], limits);
-    let form = GroupForm::of(&current.group, limits.max_group_size);
-    let view = GroupFormPage::settings(page, limits, GroupNav::of(&current.group), can_delete, form, marks);
-    Ok(invalid(view))
+    let form = GroupForm::of(&found.group, limits.max_group_size);
+    invalid(&GroupFormPage::settings(page, limits, &found, form, marks))
 }
 
 /// A form shown again with its errors marked.
-fn invalid(view: GroupFormPage) -> axum::response::Response {
-    (StatusCode::UNPROCESSABLE_ENTITY, view).into_response()
+fn invalid(view: &GroupFormPage) -> Done {
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, view)
 }

@@ -1,25 +1,26 @@
 //! A group's invites: create one (its link and QR code are shown once, since only the code's
 //! hash is kept), list the open ones with their uses, revoke.
 
-use super::forms::{InviteForm, NoFields};
+use super::forms::InviteForm;
 use super::qr::qr_png_data_uri;
-use super::{Done, GroupNav, Limits, Marks, form_fields, moment};
+use super::{Done, GroupNav, Limits, Marks, form_fields, moment, path_id};
 use crate::domain::Error;
 use crate::domain::account::Caller;
-use crate::http::web::WebResult;
 use crate::domain::group::CreatedInvite;
 use crate::domain::ids::{GroupId, InviteId};
 use crate::domain::model::Invite;
 use crate::http::AppState;
+use crate::http::web::auth::Empty;
+use crate::http::web::error::WebResult;
 use crate::http::web::session::{CsrfForm, Page, Signed};
+use crate::http::web::{render, render_status, see_other};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use fluent_templates::fluent_bundle::FluentValue;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -73,7 +74,10 @@ impl InviteRow {
             page.t1("admin-invite-expires", "date", moment(invite.expires_at))
         };
         let uses = match invite.max_uses {
-            Some(max) => page.t2("admin-invite-uses-limited", ("uses", invite.uses), ("max", max)),
+            Some(max) => page.lang.t_args(
+                "admin-invite-uses-limited",
+                &[("uses", FluentValue::from(invite.uses)), ("max", FluentValue::from(max))],
+            ),
             None => page.t1("admin-invite-uses", "uses", invite.uses),
         };
         InviteRow {
@@ -141,26 +145,27 @@ fn fresh_form(limits: Limits) -> InviteForm {
 }
 
 /// GET /groups/{id}/invites — the open invites and the form for a new one (admins).
-async fn list_invites(State(state): State<AppState>, Signed { page, caller }: Signed, Path(id): Path<Uuid>) -> Done {
+async fn list_invites(State(state): State<AppState>, Signed { page, caller }: Signed, Path(id): Path<String>) -> Done {
+    let id = path_id(&id, "group")?;
     let form = fresh_form(Limits::of(&state));
-    let view = invites_page(&state, page, &caller, GroupId(id), form, Marks::default(), None).await?;
-    Ok(view.into_response())
+    render(&invites_page(&state, page, &caller, id, form, Marks::default(), None).await?)
 }
 
 /// POST /groups/{id}/invites — create an invite and show its link and QR code, once.
 async fn create_invite(
     State(state): State<AppState>,
     Signed { page, caller }: Signed,
-    Path(id): Path<Uuid>,
-    CsrfForm(form): CsrfForm<InviteForm>,
+    Path(id): Path<String>,
+    CsrfForm { form, .. }: CsrfForm<InviteForm>,
 ) -> Done {
-    let id = GroupId(id);
+    let id = path_id(&id, "group")?;
     let limits = Limits::of(&state);
     let fields = match form.request() {
         Ok(request) => match state.roster.create_invite(&caller, id, &request).await {
             Ok(created) => {
-                let view = invites_page(&state, page, &caller, id, fresh_form(limits), Marks::default(), Some(created)).await?;
-                return Ok(view.into_response());
+                let form = fresh_form(limits);
+                let view = invites_page(&state, page, &caller, id, form, Marks::default(), Some(created)).await?;
+                return render(&view);
             }
             Err(error) => form_fields(error)?,
         },
@@ -168,16 +173,18 @@ async fn create_invite(
     };
     let marks = Marks::new(&page, &fields, limits);
     let view = invites_page(&state, page, &caller, id, form, marks, None).await?;
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, view).into_response())
+    render_status(StatusCode::UNPROCESSABLE_ENTITY, &view)
 }
 
 /// POST /groups/{id}/invites/{invite_id}/revoke — the link stops working at once (admins).
 async fn revoke_invite(
     State(state): State<AppState>,
     Signed { caller, .. }: Signed,
-    Path((id, invite)): Path<(Uuid, Uuid)>,
-    CsrfForm(_): CsrfForm<NoFields>,
+    Path((id, invite)): Path<(String, String)>,
+    _: CsrfForm<Empty>,
 ) -> Done {
-    state.roster.revoke_invite(&caller, GroupId(id), InviteId(invite)).await?;
-    Ok(Redirect::to(&format!("/groups/{id}/invites")).into_response())
+    let id: GroupId = path_id(&id, "group")?;
+    let invite: InviteId = path_id(&invite, "invite")?;
+    state.roster.revoke_invite(&caller, id, invite).await?;
+    Ok(see_other(&format!("/groups/{id}/invites")))
 }

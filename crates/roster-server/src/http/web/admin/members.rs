@@ -3,22 +3,23 @@
 //! Removing and transferring go through a confirmation page (a GET that changes nothing, whose
 //! form makes the POST), so that they work the same without JavaScript.
 
-use super::forms::{NoFields, RoleForm};
-use super::{Done, GroupNav, moment};
+use super::forms::RoleForm;
+use super::{Done, GroupNav, moment, path_id};
 use crate::domain::Error;
 use crate::domain::account::Caller;
 use crate::domain::ids::{AccountId, GroupId};
 use crate::domain::model::MemberRow;
 use crate::http::AppState;
-use crate::http::web::WebResult;
+use crate::http::web::auth::Empty;
+use crate::http::web::error::WebResult;
 use crate::http::web::session::{CsrfForm, Page, Signed};
+use crate::http::web::{render, see_other};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
+use fluent_templates::fluent_bundle::FluentValue;
 use roster_proto::api::{MembershipState, Role};
-use uuid::Uuid;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -114,8 +115,8 @@ async fn admin_view(state: &AppState, caller: &Caller, id: GroupId) -> WebResult
 }
 
 /// GET /groups/{id}/members — join requests and members (admins).
-async fn list_members(State(state): State<AppState>, Signed { page, caller }: Signed, Path(id): Path<Uuid>) -> Done {
-    let (group, my_role, rows) = admin_view(&state, &caller, GroupId(id)).await?;
+async fn list_members(State(state): State<AppState>, Signed { page, caller }: Signed, Path(id): Path<String>) -> Done {
+    let (group, my_role, rows) = admin_view(&state, &caller, path_id(&id, "group")?).await?;
     let people = |wanted: MembershipState| -> Vec<Person> {
         rows.iter()
             .filter(|row| row.membership.state == wanted)
@@ -124,30 +125,35 @@ async fn list_members(State(state): State<AppState>, Signed { page, caller }: Si
     };
     let pending = people(MembershipState::Pending);
     let members = people(MembershipState::Active);
-    let view = MembersPage {
+    render(&MembersPage {
         heading: page.t1("admin-members-title", "group", group.name.clone()),
         members_heading: page.t1("admin-members-heading", "count", members.len()),
         group,
         pending,
         members,
         page,
-    };
-    Ok(view.into_response())
+    })
+}
+
+/// The group and the account a member action is about, from its path.
+fn member_path((group, account): (String, String)) -> WebResult<(GroupId, AccountId)> {
+    Ok((path_id(&group, "group")?, path_id(&account, "member")?))
 }
 
 /// Back to the members page after an action.
-fn to_members(id: Uuid) -> Done {
-    Ok(Redirect::to(&format!("/groups/{id}/members")).into_response())
+fn to_members(id: GroupId) -> Done {
+    Ok(see_other(&format!("/groups/{id}/members")))
 }
 
 /// POST /groups/{id}/members/{account_id}/approve — accept a join request (admins).
 async fn approve_member(
     State(state): State<AppState>,
     Signed { caller, .. }: Signed,
-    Path((id, account)): Path<(Uuid, Uuid)>,
-    CsrfForm(_): CsrfForm<NoFields>,
+    Path(path): Path<(String, String)>,
+    _: CsrfForm<Empty>,
 ) -> Done {
-    state.roster.approve(&caller, GroupId(id), AccountId(account)).await?;
+    let (id, account) = member_path(path)?;
+    state.roster.approve(&caller, id, account).await?;
     to_members(id)
 }
 
@@ -155,10 +161,11 @@ async fn approve_member(
 async fn deny_member(
     State(state): State<AppState>,
     Signed { caller, .. }: Signed,
-    Path((id, account)): Path<(Uuid, Uuid)>,
-    CsrfForm(_): CsrfForm<NoFields>,
+    Path(path): Path<(String, String)>,
+    _: CsrfForm<Empty>,
 ) -> Done {
-    state.roster.deny(&caller, GroupId(id), AccountId(account)).await?;
+    let (id, account) = member_path(path)?;
+    state.roster.deny(&caller, id, account).await?;
     to_members(id)
 }
 
@@ -166,13 +173,11 @@ async fn deny_member(
 async fn set_role(
     State(state): State<AppState>,
     Signed { caller, .. }: Signed,
-    Path((id, account)): Path<(Uuid, Uuid)>,
-    CsrfForm(form): CsrfForm<RoleForm>,
+    Path(path): Path<(String, String)>,
+    CsrfForm { form, .. }: CsrfForm<RoleForm>,
 ) -> Done {
-    state
-        .roster
-        .set_role(&caller, GroupId(id), AccountId(account), form.role)
-        .await?;
+    let (id, account) = member_path(path)?;
+    state.roster.set_role(&caller, id, account, form.role).await?;
     to_members(id)
 }
 
@@ -214,46 +219,46 @@ impl Action {
     }
 }
 
-async fn confirm(state: &AppState, page: Page, caller: &Caller, id: Uuid, account: Uuid, action: Action) -> Done {
-    let (group, _, rows) = admin_view(state, caller, GroupId(id)).await?;
+async fn confirm(state: &AppState, page: Page, caller: &Caller, path: (String, String), action: Action) -> Done {
+    let (id, account) = member_path(path)?;
+    let (group, _, rows) = admin_view(state, caller, id).await?;
     let person = rows
         .iter()
-        .find(|row| row.membership.account_id.0 == account && row.membership.is_active())
+        .find(|row| row.membership.account_id == account && row.membership.is_active())
         .ok_or(Error::NotFound("member"))?;
     let (path, title, text, submit) = action.keys();
-    let name = person.display_name.clone();
-    let args = [("name", name.as_str()), ("group", group.name.as_str())];
-    let view = ConfirmPage {
-        title: page.t_args(title, &args),
-        text: page.t_args(text, &args),
+    let args = [
+        ("name", FluentValue::from(person.display_name.clone())),
+        ("group", FluentValue::from(group.name.clone())),
+    ];
+    render(&ConfirmPage {
+        title: page.lang.t_args(title, &args),
+        text: page.lang.t_args(text, &args),
         submit: page.t(submit),
         action: format!("/groups/{id}/members/{account}/{path}"),
         cancel: format!("/groups/{id}/members"),
         page,
-    };
-    Ok(view.into_response())
+    })
 }
 
 /// GET /groups/{id}/members/{account_id}/remove — ask before removing (admins).
 async fn confirm_remove(
     State(state): State<AppState>,
     Signed { page, caller }: Signed,
-    Path((id, account)): Path<(Uuid, Uuid)>,
+    Path(path): Path<(String, String)>,
 ) -> Done {
-    confirm(&state, page, &caller, id, account, Action::Remove).await
+    confirm(&state, page, &caller, path, Action::Remove).await
 }
 
 /// POST /groups/{id}/members/{account_id}/remove — remove a member (admins).
 async fn remove_member(
     State(state): State<AppState>,
     Signed { caller, .. }: Signed,
-    Path((id, account)): Path<(Uuid, Uuid)>,
-    CsrfForm(_): CsrfForm<NoFields>,
+    Path(path): Path<(String, String)>,
+    _: CsrfForm<Empty>,
 ) -> Done {
-    state
-        .roster
-        .remove_member(&caller, GroupId(id), AccountId(account))
-        .await?;
+    let (id, account) = member_path(path)?;
+    state.roster.remove_member(&caller, id, account).await?;
     to_members(id)
 }
 
@@ -261,21 +266,19 @@ async fn remove_member(
 async fn confirm_transfer(
     State(state): State<AppState>,
     Signed { page, caller }: Signed,
-    Path((id, account)): Path<(Uuid, Uuid)>,
+    Path(path): Path<(String, String)>,
 ) -> Done {
-    confirm(&state, page, &caller, id, account, Action::Transfer).await
+    confirm(&state, page, &caller, path, Action::Transfer).await
 }
 
 /// POST /groups/{id}/members/{account_id}/transfer — make another member the owner (owner).
 async fn transfer_group(
     State(state): State<AppState>,
     Signed { caller, .. }: Signed,
-    Path((id, account)): Path<(Uuid, Uuid)>,
-    CsrfForm(_): CsrfForm<NoFields>,
+    Path(path): Path<(String, String)>,
+    _: CsrfForm<Empty>,
 ) -> Done {
-    state
-        .roster
-        .transfer_ownership(&caller, GroupId(id), AccountId(account))
-        .await?;
+    let (id, account) = member_path(path)?;
+    state.roster.transfer_ownership(&caller, id, account).await?;
     to_members(id)
 }

@@ -11,8 +11,8 @@ mod invites;
 mod members;
 mod qr;
 
+use super::error::{WebError, WebResult};
 use super::session::Page;
-use super::{WebError, WebResult};
 use crate::domain::Error;
 use crate::domain::ids::GroupId;
 use crate::domain::model::Group;
@@ -21,6 +21,7 @@ use axum::Router;
 use forms::Field;
 use time::OffsetDateTime;
 use time::macros::format_description;
+use uuid::Uuid;
 
 /// The admin pages' routes.
 pub(super) fn router() -> Router<AppState> {
@@ -69,6 +70,11 @@ impl Marks {
             .iter()
             .find(|(id, _)| *id == input_id)
             .map(|(_, message)| message.as_str())
+    }
+
+    /// Whether an input is marked.
+    fn has(&self, input_id: &str) -> bool {
+        self.get(input_id).is_some()
     }
 
     /// Whether nothing is marked.
@@ -126,6 +132,13 @@ fn form_fields(error: Error) -> Result<Vec<Field>, WebError> {
     }
 }
 
+/// An id from the path: one that does not parse names nothing, like an unknown one.
+fn path_id<T: From<Uuid>>(text: &str, what: &'static str) -> WebResult<T> {
+    text.parse::<Uuid>()
+        .map(T::from)
+        .map_err(|_| WebError::Domain(Error::NotFound(what)))
+}
+
 /// A moment as the admin pages show it: UTC, to the minute.
 fn moment(at: OffsetDateTime) -> String {
     let utc = at.to_offset(time::UtcOffset::UTC);
@@ -133,5 +146,5 @@ fn moment(at: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
-/// The answer of a page that had nothing to render on success.
+/// What every admin handler answers: a page, or a redirect after a form.
 type Done = WebResult<axum::response::Response>;
