@@ -20,4 +20,5 @@ mod stream;
 mod support;
 mod sync_property;
 mod web;
+mod web_admin;
 mod web_client;

@@ -167,7 +167,7 @@ async fn an_invite_link_and_its_qr_code_lead_to_the_join_page_until_revoked() {
 
     // Revoke from the list: the link's page now says it cannot be used.
     let list = browser.get(&format!("/groups/{group}/invites")).await;
-    let invite_id = attribute_after(&list.body, "class=\"invite", "data-invite").unwrap();
+    let invite_id = attribute_after(&list.body, "data-invite=", "data-invite").unwrap();
     let answer = browser
         .submit(
             &format!("/groups/{group}/invites"),
@@ -184,7 +184,11 @@ async fn an_invite_link_and_its_qr_code_lead_to_the_join_page_until_revoked() {
     );
     assert!(join.body.contains("id=\"invite-unusable\""), "{}", join.body);
     let list = browser.get(&format!("/groups/{group}/invites")).await;
-    assert!(!list.body.contains(&format!("data-invite=\"{invite_id}\"")));
+    assert!(
+        !list.body.contains(&format!("data-invite=\"{invite_id}\"")),
+        "{invite_id} is still listed: {}",
+        list.body
+    );
 }
 
 /// A member who joined the admin's group with an API invite; `pending` in approval groups.

@@ -7,6 +7,7 @@
 //! here gives every page its security headers and the pre-session cookie, and turns failures
 //! into pages in the reader's language.
 
+mod admin;
 mod auth;
 mod card;
 pub mod error;
@@ -37,6 +38,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 /// The pages and their static files.
 pub(super) fn router(state: AppState) -> Router<AppState> {
     Router::new()
+        .merge(admin::router())
         .merge(auth::router())
         .merge(join::router())
         .merge(card::router())
