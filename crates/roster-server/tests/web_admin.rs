@@ -17,7 +17,11 @@ async fn signed_in(server: &TestServer, user: &User) -> Browser {
         .submit(
             "/login",
             "/login",
-            &[("login", &user.login), ("password", &user.password), ("next", "/groups")],
+            &[
+                ("login", &user.login),
+                ("password", &user.password),
+                ("next", "/groups"),
+            ],
         )
         .await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "sign in: {}", reply.body);
@@ -39,7 +43,10 @@ fn attribute_after(html: &str, marker: &str, attribute: &str) -> Option<String> 
 /// Whether user-typed markup appears only escaped.
 fn assert_escaped(html: &str, what: &str) {
     assert!(!html.contains(XSS), "{what} shows the markup unescaped: {html}");
-    assert!(!html.contains("<img src=x"), "{what} shows the markup unescaped: {html}");
+    assert!(
+        !html.contains("<img src=x"),
+        "{what} shows the markup unescaped: {html}"
+    );
 }
 
 /// The group id at the end of a `/groups/{id}` location.
@@ -102,9 +109,17 @@ async fn bad_fields_are_marked_and_nothing_is_made() {
         )
         .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(answer.body.contains("id=\"group-member-limit-error\""), "{}", answer.body);
+    assert!(
+        answer.body.contains("id=\"group-member-limit-error\""),
+        "{}",
+        answer.body
+    );
     let answer = browser
-        .submit("/groups/new", "/groups/new", &[("name", " "), ("join_policy", "approval")])
+        .submit(
+            "/groups/new",
+            "/groups/new",
+            &[("name", " "), ("join_policy", "approval")],
+        )
         .await;
     assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(answer.body.contains("id=\"group-name-error\""), "{}", answer.body);
@@ -214,7 +229,12 @@ async fn state_of(admin: &User, group: Uuid, member: &User) -> Option<(String, S
     list.as_array()?
         .iter()
         .find(|m| m["account_id"] == member.id.to_string())
-        .map(|m| (m["state"].as_str().unwrap().to_string(), m["role"].as_str().unwrap().to_string()))
+        .map(|m| {
+            (
+                m["state"].as_str().unwrap().to_string(),
+                m["role"].as_str().unwrap().to_string(),
+            )
+        })
 }
 
 #[tokio::test]
@@ -226,16 +246,25 @@ async fn pending_requests_are_approved_and_denied() {
     let members = format!("/groups/{group}/members");
     let page = browser.get(&members).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.body.contains(&format!("class=\"pending\" data-account=\"{}\"", ben.id)));
+    assert!(
+        page.body
+            .contains(&format!("class=\"pending\" data-account=\"{}\"", ben.id))
+    );
 
     let approve = format!("/groups/{group}/members/{}/approve", ben.id);
-    assert_eq!(browser.submit(&members, &approve, &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.submit(&members, &approve, &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
     let deny = format!("/groups/{group}/members/{}/deny", cleo.id);
     assert_eq!(browser.submit(&members, &deny, &[]).await.status, StatusCode::SEE_OTHER);
     assert_eq!(state_of(&admin, group, &ben).await.unwrap().0, "active");
     assert_eq!(state_of(&admin, group, &cleo).await, None);
     let page = browser.get(&members).await;
-    assert!(page.body.contains(&format!("class=\"member-row\" data-account=\"{}\"", ben.id)));
+    assert!(
+        page.body
+            .contains(&format!("class=\"member-row\" data-account=\"{}\"", ben.id))
+    );
 }
 
 #[tokio::test]
@@ -257,11 +286,17 @@ async fn roles_change_members_are_removed_and_ownership_moves_after_confirmation
     assert_eq!(question.status, StatusCode::OK);
     assert!(question.body.contains("Cleo") && question.body.contains("id=\"confirm-submit\""));
     assert_eq!(state_of(&admin, group, &cleo).await.unwrap().0, "active");
-    assert_eq!(browser.submit(&remove, &remove, &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.submit(&remove, &remove, &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(state_of(&admin, group, &cleo).await, None);
 
     let transfer = format!("/groups/{group}/members/{}/transfer", ben.id);
-    assert_eq!(browser.submit(&transfer, &transfer, &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.submit(&transfer, &transfer, &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
     assert_eq!(state_of(&admin, group, &ben).await.unwrap().1, "owner");
     assert_eq!(state_of(&admin, group, &admin).await.unwrap().1, "admin");
 }
@@ -279,7 +314,10 @@ async fn a_group_is_deleted_only_with_the_box_ticked() {
 
     let answer = browser.submit(&settings, &delete, &[("confirm", "yes")]).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
-    assert_eq!(admin.get(&format!("/api/v1/groups/{group}")).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        admin.get(&format!("/api/v1/groups/{group}")).await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -290,7 +328,10 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
     let id = ben.id;
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
         ("/groups/new".into(), vec![("name", "Other"), ("join_policy", "open")]),
-        (format!("/groups/{group}/settings"), vec![("name", "Renamed"), ("join_policy", "open")]),
+        (
+            format!("/groups/{group}/settings"),
+            vec![("name", "Renamed"), ("join_policy", "open")],
+        ),
         (format!("/groups/{group}/delete"), vec![("confirm", "yes")]),
         (format!("/groups/{group}/invites"), vec![("expires_days", "1")]),
         (format!("/groups/{group}/members/{id}/role"), vec![("role", "admin")]),
@@ -298,14 +339,25 @@ async fn posts_without_a_valid_csrf_token_are_refused_and_change_nothing() {
         (format!("/groups/{group}/members/{id}/transfer"), vec![]),
     ];
     for (path, fields) in &posts {
-        assert_eq!(browser.post_form(path, fields).await.status, StatusCode::FORBIDDEN, "{path} without");
+        assert_eq!(
+            browser.post_form(path, fields).await.status,
+            StatusCode::FORBIDDEN,
+            "{path} without"
+        );
         let mut wrong = vec![("csrf", "not-the-token")];
         wrong.extend_from_slice(fields);
-        assert_eq!(browser.post_form(path, &wrong).await.status, StatusCode::FORBIDDEN, "{path} wrong");
+        assert_eq!(
+            browser.post_form(path, &wrong).await.status,
+            StatusCode::FORBIDDEN,
+            "{path} wrong"
+        );
     }
     let (_, body) = admin.get(&format!("/api/v1/groups/{group}")).await;
     assert_eq!(body["name"], "Class 4b");
-    assert_eq!(state_of(&admin, group, &ben).await.unwrap(), ("active".into(), "member".into()));
+    assert_eq!(
+        state_of(&admin, group, &ben).await.unwrap(),
+        ("active".into(), "member".into())
+    );
     let (_, invites) = admin.get(&format!("/api/v1/groups/{group}/invites")).await;
     // Only the invite the joiner used.
     assert_eq!(invites.as_array().map(Vec::len), Some(1));
@@ -327,7 +379,10 @@ async fn a_member_who_is_not_an_admin_gets_403_pages_and_changes_nothing() {
     }
     let id = admin.id;
     let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
-        (format!("/groups/{group}/settings"), vec![("name", "Mine"), ("join_policy", "open")]),
+        (
+            format!("/groups/{group}/settings"),
+            vec![("name", "Mine"), ("join_policy", "open")],
+        ),
         (format!("/groups/{group}/delete"), vec![("confirm", "yes")]),
         (format!("/groups/{group}/invites"), vec![("expires_days", "1")]),
         (format!("/groups/{group}/members/{id}/role"), vec![("role", "member")]),
@@ -370,7 +425,10 @@ async fn names_typed_by_users_are_escaped_on_every_admin_page() {
     }
     let approve = format!("/groups/{group}/members/{id}/approve");
     let members = format!("/groups/{group}/members");
-    assert_eq!(browser.submit(&members, &approve, &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        browser.submit(&members, &approve, &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
     for action in ["remove", "transfer"] {
         let answer = browser.get(&format!("/groups/{group}/members/{id}/{action}")).await;
         assert_eq!(answer.status, StatusCode::OK, "{action}");

@@ -259,7 +259,10 @@ mod tests {
 
     #[test]
     fn domain_fields_map_to_inputs() {
-        assert_eq!(Field::from_domain("expires_in").map(Field::input_id), Some("invite-expires-days"));
+        assert_eq!(
+            Field::from_domain("expires_in").map(Field::input_id),
+            Some("invite-expires-days")
+        );
         assert_eq!(Field::from_domain("phones[0]"), None);
     }
 }

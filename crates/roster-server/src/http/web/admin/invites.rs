@@ -76,7 +76,10 @@ impl InviteRow {
         let uses = match invite.max_uses {
             Some(max) => page.lang.t_args(
                 "admin-invite-uses-limited",
-                &[("uses", FluentValue::from(invite.uses)), ("max", FluentValue::from(max))],
+                &[
+                    ("uses", FluentValue::from(invite.uses)),
+                    ("max", FluentValue::from(max)),
+                ],
             ),
             None => page.t1("admin-invite-uses", "uses", invite.uses),
         };
@@ -115,7 +118,11 @@ async fn invites_page(
     // The new invite first: it is the one the admin came for.
     let mut rows: Vec<InviteRow> = Vec::with_capacity(invites.len());
     for invite in invites.iter().rev() {
-        let own_link = if Some(invite.id) == created_id { link.take() } else { None };
+        let own_link = if Some(invite.id) == created_id {
+            link.take()
+        } else {
+            None
+        };
         let row = InviteRow::new(&page, invite, own_link, now);
         if row.link.is_some() {
             rows.insert(0, row);

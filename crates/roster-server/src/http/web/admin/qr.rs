@@ -13,10 +13,7 @@ const MIN_SIDE: u32 = 240;
 /// A `data:image/png;base64,…` URI of a QR code that encodes `text`.
 pub(super) fn qr_png_data_uri(text: &str) -> anyhow::Result<String> {
     let code = QrCode::new(text.as_bytes()).context("text too long for a QR code")?;
-    let image = code
-        .render::<Luma<u8>>()
-        .min_dimensions(MIN_SIDE, MIN_SIDE)
-        .build();
+    let image = code.render::<Luma<u8>>().min_dimensions(MIN_SIDE, MIN_SIDE).build();
     let mut png = Cursor::new(Vec::new());
     image
         .write_to(&mut png, ImageFormat::Png)
