@@ -164,7 +164,7 @@ async fn an_invite_link_and_its_qr_code_lead_to_the_join_page_until_revoked() {
         .unwrap_or_else(|| panic!("{link} is not under {public_url}/join/"));
     assert!(page.contains("class=\"invite-uses\""), "{page}");
 
-    let qr = attribute_after(&page, "class=\"invite-qr\"", "src").unwrap();
+    let qr = attribute_after(&page, "class=\"invite-qr", "src").unwrap();
     let png = STANDARD
         .decode(qr.strip_prefix("data:image/png;base64,").unwrap())
         .unwrap();
@@ -436,4 +436,30 @@ async fn names_typed_by_users_are_escaped_on_every_admin_page() {
     }
     let answer = browser.get(&members).await;
     assert_escaped(&answer.body, "the members page");
+}
+
+#[tokio::test]
+async fn the_admin_pages_speak_the_readers_language() {
+    let server = TestServer::start().await;
+    let (_admin, browser, group) = admin_with_group(&server, "Class 4b", "approval").await;
+    browser.headers.lock().unwrap().insert(
+        reqwest::header::ACCEPT_LANGUAGE,
+        reqwest::header::HeaderValue::from_static("zh-CN,zh;q=0.9"),
+    );
+    for (path, words) in [
+        (format!("/groups/{group}/settings"), "加入方式"),
+        (format!("/groups/{group}/invites"), "创建邀请"),
+        (format!("/groups/{group}/members"), "加入申请"),
+        ("/groups/new".to_string(), "新建群组"),
+    ] {
+        let reply = browser.get(&path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        assert!(reply.body.contains(words), "{path} is in Chinese: {}", reply.body);
+    }
+    // A bad field is explained in Chinese too, next to the field.
+    let reply = browser
+        .submit("/groups/new", "/groups/new", &[("name", ""), ("join_policy", "open")])
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(reply.body.contains("请输入 1 到 100 个字符的名称"), "{}", reply.body);
 }

@@ -40,7 +40,7 @@ struct InvitesPage {
     max_days: u64,
     expires_hint: String,
     /// Whether an invite was just created (its row carries the link).
-    created: Option<()>,
+    created: bool,
     invites: Vec<InviteRow>,
 }
 
@@ -115,27 +115,21 @@ async fn invites_page(
         None => None,
     };
     let created_id = created.as_ref().map(|c| c.invite.id);
-    // The new invite first: it is the one the admin came for.
-    let mut rows: Vec<InviteRow> = Vec::with_capacity(invites.len());
-    for invite in invites.iter().rev() {
-        let own_link = if Some(invite.id) == created_id {
-            link.take()
-        } else {
-            None
-        };
-        let row = InviteRow::new(&page, invite, own_link, now);
-        if row.link.is_some() {
-            rows.insert(0, row);
-        } else {
-            rows.push(row);
-        }
-    }
+    // Newest first, so that the invite just made, the one the admin came for, leads.
+    let rows = invites
+        .iter()
+        .rev()
+        .map(|invite| {
+            let own_link = link.take_if(|_| Some(invite.id) == created_id);
+            InviteRow::new(&page, invite, own_link, now)
+        })
+        .collect();
     Ok(InvitesPage {
         heading: page.t1("admin-invites-title", "group", found.group.name.clone()),
         expires_hint: page.t1("admin-invite-expires-hint", "max", limits.max_invite_days),
         max_days: limits.max_invite_days,
         group: GroupNav::of(&found.group),
-        created: created.map(|_| ()),
+        created: created.is_some(),
         form,
         marks,
         invites: rows,
