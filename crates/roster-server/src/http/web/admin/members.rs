@@ -24,16 +24,10 @@ use roster_proto::api::{MembershipState, Role};
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/groups/{id}/members", get(list_members))
-        .route("/groups/{id}/members/{account_id}/approve", post(approve_member))
-        .route("/groups/{id}/members/{account_id}/deny", post(deny_member))
         .route("/groups/{id}/members/{account_id}/role", post(set_role))
         .route(
-            "/groups/{id}/members/{account_id}/remove",
-            get(confirm_remove).post(remove_member),
-        )
-        .route(
-            "/groups/{id}/members/{account_id}/transfer",
-            get(confirm_transfer).post(transfer_group),
+            "/groups/{id}/members/{account_id}/{action}",
+            get(confirm_action).post(act_on_member),
         )
 }
 
@@ -145,30 +139,6 @@ fn to_members(id: GroupId) -> Done {
     Ok(see_other(&format!("/groups/{id}/members")))
 }
 
-/// POST /groups/{id}/members/{account_id}/approve — accept a join request (admins).
-async fn approve_member(
-    State(state): State<AppState>,
-    Signed { caller, .. }: Signed,
-    Path(path): Path<(String, String)>,
-    _: CsrfForm<Empty>,
-) -> Done {
-    let (id, account) = member_path(path)?;
-    state.roster.approve(&caller, id, account).await?;
-    to_members(id)
-}
-
-/// POST /groups/{id}/members/{account_id}/deny — refuse a join request (admins).
-async fn deny_member(
-    State(state): State<AppState>,
-    Signed { caller, .. }: Signed,
-    Path(path): Path<(String, String)>,
-    _: CsrfForm<Empty>,
-) -> Done {
-    let (id, account) = member_path(path)?;
-    state.roster.deny(&caller, id, account).await?;
-    to_members(id)
-}
-
 /// POST /groups/{id}/members/{account_id}/role — make a member an admin or back (owner).
 async fn set_role(
     State(state): State<AppState>,
@@ -193,40 +163,86 @@ struct ConfirmPage {
     cancel: String,
 }
 
-/// What a confirmation page is about.
-#[derive(Debug, Clone, Copy)]
-enum Action {
+/// What a button of a `.pending` or `.member-row` does, as its path ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MemberAction {
+    /// Accept a join request.
+    Approve,
+    /// Refuse a join request.
+    Deny,
+    /// Remove a member (asked first).
     Remove,
+    /// Hand the group to a member (asked first).
     Transfer,
 }
 
-impl Action {
-    fn keys(self) -> (&'static str, &'static str, &'static str, &'static str) {
+impl MemberAction {
+    /// The action a path names; anything else is a page that does not exist.
+    fn parse(path: &str) -> WebResult<Self> {
+        Ok(match path {
+            "approve" => MemberAction::Approve,
+            "deny" => MemberAction::Deny,
+            "remove" => MemberAction::Remove,
+            "transfer" => MemberAction::Transfer,
+            _ => return Err(Error::NotFound("page").into()),
+        })
+    }
+
+    /// The message keys of the confirmation page (title, text, button), for the actions
+    /// that ask first.
+    fn question(self) -> Option<(&'static str, &'static str, &'static str)> {
         match self {
-            Action::Remove => (
-                "remove",
+            MemberAction::Remove => Some((
                 "admin-confirm-remove-title",
                 "admin-confirm-remove-text",
                 "admin-confirm-remove-submit",
-            ),
-            Action::Transfer => (
-                "transfer",
+            )),
+            MemberAction::Transfer => Some((
                 "admin-confirm-transfer-title",
                 "admin-confirm-transfer-text",
                 "admin-confirm-transfer-submit",
-            ),
+            )),
+            MemberAction::Approve | MemberAction::Deny => None,
         }
     }
 }
 
-async fn confirm(state: &AppState, page: Page, caller: &Caller, path: (String, String), action: Action) -> Done {
-    let (id, account) = member_path(path)?;
-    let (group, _, rows) = admin_view(state, caller, id).await?;
+/// POST /groups/{id}/members/{account_id}/{approve|deny|remove|transfer} (admins; transfer:
+/// the owner).
+async fn act_on_member(
+    State(state): State<AppState>,
+    Signed { caller, .. }: Signed,
+    Path((group, account, action)): Path<(String, String, String)>,
+    _: CsrfForm<Empty>,
+) -> Done {
+    let action = MemberAction::parse(&action)?;
+    let (id, account) = member_path((group, account))?;
+    let roster = &state.roster;
+    match action {
+        MemberAction::Approve => roster.approve(&caller, id, account).await?,
+        MemberAction::Deny => roster.deny(&caller, id, account).await?,
+        MemberAction::Remove => roster.remove_member(&caller, id, account).await?,
+        MemberAction::Transfer => roster.transfer_ownership(&caller, id, account).await?,
+    }
+    to_members(id)
+}
+
+/// GET /groups/{id}/members/{account_id}/{remove|transfer} — ask before a destructive action;
+/// the page's form makes the POST (admins).
+async fn confirm_action(
+    State(state): State<AppState>,
+    Signed { page, caller }: Signed,
+    Path((group, account, action)): Path<(String, String, String)>,
+) -> Done {
+    let path = action;
+    let action = MemberAction::parse(&path)?;
+    let (title, text, submit) = action.question().ok_or(Error::NotFound("page"))?;
+    let (id, account) = member_path((group, account))?;
+    let (group, _, rows) = admin_view(&state, &caller, id).await?;
     let person = rows
         .iter()
         .find(|row| row.membership.account_id == account && row.membership.is_active())
         .ok_or(Error::NotFound("member"))?;
-    let (path, title, text, submit) = action.keys();
     let args = [
         ("name", FluentValue::from(person.display_name.clone())),
         ("group", FluentValue::from(group.name.clone())),
@@ -239,46 +255,4 @@ async fn confirm(state: &AppState, page: Page, caller: &Caller, path: (String, S
         cancel: format!("/groups/{id}/members"),
         page,
     })
-}
-
-/// GET /groups/{id}/members/{account_id}/remove — ask before removing (admins).
-async fn confirm_remove(
-    State(state): State<AppState>,
-    Signed { page, caller }: Signed,
-    Path(path): Path<(String, String)>,
-) -> Done {
-    confirm(&state, page, &caller, path, Action::Remove).await
-}
-
-/// POST /groups/{id}/members/{account_id}/remove — remove a member (admins).
-async fn remove_member(
-    State(state): State<AppState>,
-    Signed { caller, .. }: Signed,
-    Path(path): Path<(String, String)>,
-    _: CsrfForm<Empty>,
-) -> Done {
-    let (id, account) = member_path(path)?;
-    state.roster.remove_member(&caller, id, account).await?;
-    to_members(id)
-}
-
-/// GET /groups/{id}/members/{account_id}/transfer — ask before handing the group on (owner).
-async fn confirm_transfer(
-    State(state): State<AppState>,
-    Signed { page, caller }: Signed,
-    Path(path): Path<(String, String)>,
-) -> Done {
-    confirm(&state, page, &caller, path, Action::Transfer).await
-}
-
-/// POST /groups/{id}/members/{account_id}/transfer — make another member the owner (owner).
-async fn transfer_group(
-    State(state): State<AppState>,
-    Signed { caller, .. }: Signed,
-    Path(path): Path<(String, String)>,
-    _: CsrfForm<Empty>,
-) -> Done {
-    let (id, account) = member_path(path)?;
-    state.roster.transfer_ownership(&caller, id, account).await?;
-    to_members(id)
 }
