@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use roster_proto::api::{JoinPolicy, Role};
 use serde::Deserialize;
 
+/// The routes of the group form and deletion.
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/groups/new", get(new_group).post(create_group))

@@ -22,6 +22,7 @@ use axum::routing::{get, post};
 use fluent_templates::fluent_bundle::FluentValue;
 use time::OffsetDateTime;
 
+/// The routes of a group's invites.
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/groups/{id}/invites", get(list_invites).post(create_invite))

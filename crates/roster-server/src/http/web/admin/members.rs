@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use fluent_templates::fluent_bundle::FluentValue;
 use roster_proto::api::{MembershipState, Role};
 
+/// The routes of a group's members and join requests.
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/groups/{id}/members", get(list_members))
