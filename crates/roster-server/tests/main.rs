@@ -21,5 +21,6 @@ mod stream;
 mod support;
 mod sync_property;
 mod web;
+mod web_admin;
 mod web_client;
 mod web_devices;

@@ -8,6 +8,7 @@
 //! into pages in the reader's language.
 
 mod account;
+mod admin;
 mod audience;
 mod auth;
 mod card;
@@ -41,6 +42,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 /// The pages and their static files.
 pub(super) fn router(state: AppState) -> Router<AppState> {
     Router::new()
+        .merge(admin::router())
         .merge(auth::router())
         .merge(join::router())
         .merge(card::router())
