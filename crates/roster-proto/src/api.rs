@@ -104,6 +104,8 @@ pub enum TerminalKind {
     Session,
     /// An app password for CardDAV clients.
     AppPassword,
+    /// A browser signed in to the web pages (a cookie that opens the pages only).
+    Web,
 }
 
 /// Asks for an app password: a terminal credential for a CardDAV client.

@@ -23,6 +23,13 @@ pub enum ClientFrame {
         #[serde(default)]
         cursors: BTreeMap<Uuid, i64>,
     },
+    /// First frame instead of `hello`, for a page that shows some groups only (the web
+    /// directory): follow exactly the named groups, from the cursors given; the account's
+    /// other groups are neither sent nor announced.
+    Watch {
+        /// Group id → last applied version.
+        cursors: BTreeMap<Uuid, i64>,
+    },
     /// Everything up to `cursor` in `group` is stored on the terminal.
     Ack {
         /// The group.

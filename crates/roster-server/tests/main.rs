@@ -19,3 +19,5 @@ mod story;
 mod stream;
 mod support;
 mod sync_property;
+mod web;
+mod web_client;

@@ -235,6 +235,14 @@ impl User {
         }
     }
 
+    /// The same terminal, talking to a server restarted at another address.
+    pub fn clone_at(&self, base: &str) -> User {
+        User {
+            base: base.to_string(),
+            ..self.clone()
+        }
+    }
+
     pub async fn another_terminal(&self, name: &str) -> User {
         self.login_as(&self.login, &self.password, name).await
     }

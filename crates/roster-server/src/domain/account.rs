@@ -104,6 +104,7 @@ pub(crate) fn terminal_name(name: Option<&str>, kind: TerminalKind) -> Result<St
         None => Ok(match kind {
             TerminalKind::Session => "terminal".into(),
             TerminalKind::AppPassword => "app password".into(),
+            TerminalKind::Web => "web browser".into(),
         }),
     }
 }
@@ -308,6 +309,18 @@ impl Roster {
         match caller.terminal.kind {
             TerminalKind::Session => Ok(caller),
             TerminalKind::AppPassword => Err(Error::Forbidden(APP_PASSWORD_SCOPE.into())),
+            // A page cookie is not a bearer token: it is refused as if unknown.
+            TerminalKind::Web => Err(Error::Unauthorized),
+        }
+    }
+
+    /// Resolves a web session's cookie to its caller: the key of the web pages. Any other
+    /// credential is refused as if unknown (an app password never opens the pages).
+    pub async fn authenticate_web(&self, token: &str) -> Result<Caller> {
+        let caller = self.resolve_credential(token).await?;
+        match caller.terminal.kind {
+            TerminalKind::Web => Ok(caller),
+            TerminalKind::Session | TerminalKind::AppPassword => Err(Error::Unauthorized),
         }
     }
 
@@ -351,7 +364,7 @@ impl Roster {
     /// Checks the caller's main password again before a grave change; limited per account,
     /// and refused to anything but a session terminal.
     async fn confirm_password(&self, caller: &Caller, password: &str) -> Result<()> {
-        if caller.terminal.kind != TerminalKind::Session {
+        if caller.terminal.kind == TerminalKind::AppPassword {
             return Err(Error::Forbidden(APP_PASSWORD_SCOPE.into()));
         }
         self.limits.password_check(caller.account.id)?;

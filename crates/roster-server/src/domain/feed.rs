@@ -443,6 +443,17 @@ impl Roster {
         caller: Caller,
         cursors: &BTreeMap<GroupId, i64>,
     ) -> Result<(Feed, Vec<FeedItem>)> {
+        self.open_feed_scoped(caller, cursors, None).await
+    }
+
+    /// Opens a feed that follows only the groups of `scope` (all groups when `None`): a page
+    /// that shows one group is not sent the account's other directories.
+    pub async fn open_feed_scoped(
+        self: &Arc<Self>,
+        caller: Caller,
+        cursors: &BTreeMap<GroupId, i64>,
+        scope: Option<std::collections::HashSet<GroupId>>,
+    ) -> Result<(Feed, Vec<FeedItem>)> {
         // Register before reading any state, so that nothing committed meanwhile is missed.
         let (id, state) = self.hub.register(caller.account.id, caller.terminal.id);
         let mut feed = Feed {
@@ -451,6 +462,7 @@ impl Roster {
             id,
             state,
             groups: HashMap::new(),
+            scope,
         };
         let mut items = Vec::new();
         let active = feed.active_memberships().await?;
@@ -481,6 +493,8 @@ pub struct Feed {
     id: u64,
     state: Arc<ConnState>,
     groups: HashMap<GroupId, Tracked>,
+    /// The only groups followed, if the terminal asked for some only.
+    scope: Option<std::collections::HashSet<GroupId>>,
 }
 
 struct Tracked {
@@ -600,6 +614,7 @@ impl Feed {
             .await?
             .into_iter()
             .filter(|(_, m)| m.is_active())
+            .filter(|(g, _)| self.scope.as_ref().is_none_or(|scope| scope.contains(&g.id)))
             .map(|(g, m)| (g.id, (m, g.name)))
             .collect())
     }

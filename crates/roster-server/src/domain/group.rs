@@ -30,6 +30,15 @@ pub struct GroupWithMembership {
     pub membership: Membership,
 }
 
+/// An invite as its link shows it to anyone who has it.
+#[derive(Debug, Clone)]
+pub struct InvitePreview {
+    /// The group it joins.
+    pub group: Group,
+    /// Whether it can still be used (not expired, not used up).
+    pub usable: bool,
+}
+
 /// A freshly created invite with its secret code (shown once) and link.
 #[derive(Debug, Clone)]
 pub struct CreatedInvite {
@@ -266,8 +275,40 @@ impl Roster {
         }
     }
 
+    /// What an invite link shows before anyone signs in: its group (name, description,
+    /// member count, join policy) and whether the invite can still be used. Costs one lookup
+    /// by hash, like a wrong code.
+    pub async fn invite_preview(&self, code_or_link: &str) -> Result<InvitePreview> {
+        let code = invite_code(code_or_link);
+        if code.is_empty() || code.len() > 200 {
+            return Err(Error::NotFound("invite"));
+        }
+        let invite = self
+            .store
+            .invite_by_code(&secret_hash(code))
+            .await?
+            .ok_or(Error::NotFound("invite"))?;
+        let group = self.load_group(invite.group_id).await?;
+        Ok(InvitePreview {
+            usable: invite.usable(now()),
+            group,
+        })
+    }
+
     /// Uses an invite: joins at once, or files a request in approval groups.
     pub async fn accept_invite(&self, caller: &Caller, code_or_link: &str) -> Result<(Group, MembershipState)> {
+        self.accept_invite_sharing(caller, code_or_link, ShareFields::default_policy())
+            .await
+    }
+
+    /// Uses an invite with the share policy the caller chose for the group, in the same write
+    /// (nothing is shown to the group under another policy first).
+    pub async fn accept_invite_sharing(
+        &self,
+        caller: &Caller,
+        code_or_link: &str,
+        share: ShareFields,
+    ) -> Result<(Group, MembershipState)> {
         let code = invite_code(code_or_link);
         let invite = self
             .store
@@ -290,7 +331,7 @@ impl Roster {
                 group_id: group.id,
                 account_id: caller.account.id,
                 state,
-                share: ShareFields::default_policy(),
+                share,
                 invite: Some(invite.id),
                 at,
             })

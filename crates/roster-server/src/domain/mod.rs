@@ -11,6 +11,7 @@ pub mod directory;
 pub mod doctor;
 pub mod error;
 pub mod feed;
+pub mod forms;
 pub mod group;
 pub mod ids;
 pub mod limits;
@@ -79,6 +80,7 @@ pub struct Roster {
     refetches: contacts::Refetches,
     open_streams: std::sync::Mutex<HashMap<ids::AccountId, usize>>,
     push: push::PushState,
+    form_key: tokio::sync::OnceCell<ring::hmac::Key>,
 }
 
 impl std::fmt::Debug for Roster {
@@ -105,6 +107,7 @@ impl Roster {
             refetches: contacts::Refetches::default(),
             open_streams: std::sync::Mutex::default(),
             push: push::PushState::default(),
+            form_key: tokio::sync::OnceCell::new(),
         }
     }
 

@@ -69,6 +69,14 @@ impl E164 {
         &self.0
     }
 
+    /// The number in international notation with spaces, as people read it
+    /// (`+49 30 1234567`); E.164 if the metadata has no format for it.
+    pub fn international(&self) -> String {
+        phonenumber::parse(None, &self.0)
+            .map(|n| n.format().mode(Mode::International).to_string())
+            .unwrap_or_else(|_| self.0.clone())
+    }
+
     /// Keys under which a phone-prefix search finds this number: the E.164 digits and the
     /// national significant number (what follows the trunk prefix, e.g. `301234567`).
     pub fn search_keys(&self) -> Vec<String> {
@@ -179,6 +187,19 @@ pub fn search_prefixes(text: &str, region: Region) -> Option<Vec<String>> {
         }
     }
     (!unique.is_empty()).then_some(unique)
+}
+
+/// Every region with its country calling code (`("DE", 49)`), sorted by region code: the
+/// choices of a country picker. Non-geographic entities (`001`) are left out.
+pub fn regions() -> Vec<(String, u16)> {
+    let mut regions: Vec<(String, u16)> = phonenumber::metadata::DATABASE
+        .iter()
+        .filter(|m| m.id().len() == 2 && m.id().chars().all(|c| c.is_ascii_uppercase()))
+        .map(|m| (m.id().to_string(), m.country_code()))
+        .collect();
+    regions.sort();
+    regions.dedup();
+    regions
 }
 
 #[cfg(test)]

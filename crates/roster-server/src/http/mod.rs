@@ -1,6 +1,6 @@
 //! The HTTP doors: they translate between the wire and the domain and never touch storage.
 //!
-//! [`router`] assembles the JSON API, CardDAV, health and metrics with the cross-cutting layers:
+//! [`router`] assembles the JSON API, CardDAV, the web pages, health and metrics with the cross-cutting layers:
 //! body size limit and timeout, panic catching, request tracing and metrics. [`serve`] is the
 //! listener they run on.
 
@@ -12,6 +12,7 @@ pub mod error;
 pub mod metrics;
 pub mod serve;
 pub mod stream;
+pub mod web;
 
 use crate::domain::Roster;
 use axum::Router;
@@ -61,6 +62,7 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
         .merge(api::router())
         .merge(carddav::router())
         .merge(stream::router())
+        .merge(web::router(state.clone()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(metrics::track))

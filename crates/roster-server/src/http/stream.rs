@@ -237,12 +237,10 @@ async fn serve(
     caller: crate::domain::account::Caller,
 ) -> Result<(), StreamEnd> {
     let hello = tokio::time::timeout(HELLO_TIMEOUT, socket.next()).await;
-    let cursors: BTreeMap<GroupId, i64> = match hello {
+    let (cursors, watch_only) = match hello {
         Ok(Some(Ok(message))) => match parse(&message) {
-            Ok(Some(ClientFrame::Hello { cursors })) => cursors
-                .into_iter()
-                .map(|(group, cursor)| (GroupId(group), cursor.max(0)))
-                .collect(),
+            Ok(Some(ClientFrame::Hello { cursors })) => (cursors, false),
+            Ok(Some(ClientFrame::Watch { cursors })) => (cursors, true),
             Ok(_) => {
                 close(&mut socket, "protocol").await;
                 return Err(StreamEnd::Protocol("the first frame must be hello".into()));
@@ -254,7 +252,12 @@ async fn serve(
         },
         _ => return Err(StreamEnd::Gone),
     };
-    let (mut feed, items) = roster.open_feed(caller, &cursors).await?;
+    let cursors: BTreeMap<GroupId, i64> = cursors
+        .into_iter()
+        .map(|(group, cursor)| (GroupId(group), cursor.max(0)))
+        .collect();
+    let scope = watch_only.then(|| cursors.keys().copied().collect());
+    let (mut feed, items) = roster.open_feed_scoped(caller, &cursors, scope).await?;
     send_items(&mut socket, &feed, items).await?;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let mut check = tokio::time::interval_at(tokio::time::Instant::now() + CHECK_EVERY, CHECK_EVERY);
@@ -273,7 +276,7 @@ async fn serve(
                         }
                     }
                     Ok(Some(ClientFrame::Pong) | None) => {}
-                    Ok(Some(ClientFrame::Hello { .. })) => {
+                    Ok(Some(ClientFrame::Hello { .. } | ClientFrame::Watch { .. })) => {
                         close(&mut socket, "protocol").await;
                         return Err(StreamEnd::Protocol("hello twice".into()));
                     }

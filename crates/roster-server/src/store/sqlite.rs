@@ -185,6 +185,7 @@ fn kind_str(kind: TerminalKind) -> &'static str {
     match kind {
         TerminalKind::Session => "session",
         TerminalKind::AppPassword => "app_password",
+        TerminalKind::Web => "web",
     }
 }
 
@@ -247,10 +248,10 @@ impl From<TerminalRow> for Terminal {
             id: TerminalId(row.id),
             account_id: AccountId(row.account_id),
             name: row.name,
-            kind: if row.kind == "app_password" {
-                TerminalKind::AppPassword
-            } else {
-                TerminalKind::Session
+            kind: match row.kind.as_str() {
+                "app_password" => TerminalKind::AppPassword,
+                "web" => TerminalKind::Web,
+                _ => TerminalKind::Session,
             },
             created_at: from_ts(row.created_at),
             last_seen_at: row.last_seen_at.map(from_ts),
