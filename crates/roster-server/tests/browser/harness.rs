@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
+use thirtyfour::error::WebDriverErrorInner;
 use thirtyfour::extensions::query::ElementPollerWithTimeout;
 use thirtyfour::prelude::*;
 
@@ -292,6 +293,28 @@ impl Window {
         let element = self.id(id).await?;
         element.scroll_into_view().await?;
         element.click().await.with_context(|| format!("click #{id}"))
+    }
+
+    /// Clicks the submit button with this id and waits until the page it posts to has
+    /// replaced this one. A click returns when the browser has taken it, which may be before
+    /// the answer to the post has arrived; reading the page then would read the old one.
+    pub(crate) async fn submit(&self, id: &str) -> Result<()> {
+        let old = self.driver.find(By::Tag("html")).await?;
+        self.click(id).await?;
+        eventually(&format!("the page after #{id} to load"), || async {
+            match old.tag_name().await {
+                Err(error) if matches!(error.as_inner(), WebDriverErrorInner::StaleElementReference(_)) => Ok(true),
+                Err(other) => Err(other.into()),
+                Ok(_) => Ok(false),
+            }
+        })
+        .await?;
+        // The new document may still be loading: wait until it has.
+        eventually("the new page to finish loading", || async {
+            let state = self.driver.execute("return document.readyState;", Vec::new()).await?;
+            Ok(state.convert::<String>()? == "complete")
+        })
+        .await
     }
 
     /// Ticks or unticks the checkbox with this id.
