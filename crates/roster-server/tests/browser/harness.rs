@@ -346,10 +346,29 @@ impl Window {
     /// Saves the current page at phone and at desktop size as
     /// `docs/screenshots/{name}-phone.png` and `…-desktop.png`, then restores the window.
     pub(crate) async fn screenshot(&self, name: &str) -> Result<()> {
+        self.shoot(name, None).await
+    }
+
+    /// Like [`Window::screenshot`], with the element of this id scrolled to the middle of the
+    /// view (a field error below the fold of a phone, say).
+    pub(crate) async fn screenshot_at(&self, name: &str, id: &str) -> Result<()> {
+        self.shoot(name, Some(id)).await
+    }
+
+    async fn shoot(&self, name: &str, centre: Option<&str>) -> Result<()> {
         let folder = screenshots_dir();
         std::fs::create_dir_all(&folder).with_context(|| format!("create {}", folder.display()))?;
         for size in [Size::Phone, Size::Desktop] {
             self.resize(size).await?;
+            if let Some(id) = centre {
+                self.driver
+                    .execute(
+                        "document.getElementById(arguments[0]).scrollIntoView({ block: 'center' });",
+                        vec![json!(id)],
+                    )
+                    .await
+                    .with_context(|| format!("scroll #{id} into view"))?;
+            }
             let png = self.driver.screenshot_as_png().await?;
             let file = folder.join(format!("{name}-{}.png", size.label()));
             std::fs::write(&file, png).with_context(|| format!("write {}", file.display()))?;
@@ -368,14 +387,30 @@ impl Window {
         self.driver.quit().await.context("quit the Chromium session")
     }
 
-    /// Gives the window a viewport of `size`. Headless Chromium's window has no frame, so
-    /// the window size is the viewport size.
+    /// Gives the window a viewport of `size`. Headless Chromium's window is larger than its
+    /// viewport by an amount that varies between versions: measure it, then correct.
     async fn resize(&self, size: Size) -> Result<()> {
         let (width, height) = size.pixels();
-        self.driver
-            .set_window_rect(0, 0, width, height)
-            .await
-            .with_context(|| format!("resize the window to {width}×{height}"))
+        let mut outer = (width, height);
+        for _ in 0..2 {
+            self.driver
+                .set_window_rect(0, 0, outer.0, outer.1)
+                .await
+                .with_context(|| format!("resize the window to {}×{}", outer.0, outer.1))?;
+            let viewport: (u32, u32) = self
+                .driver
+                .execute("return [window.innerWidth, window.innerHeight];", Vec::new())
+                .await?
+                .convert()?;
+            if viewport == (width, height) {
+                return Ok(());
+            }
+            outer = (
+                (outer.0 + width).saturating_sub(viewport.0),
+                (outer.1 + height).saturating_sub(viewport.1),
+            );
+        }
+        bail!("the viewport does not come to {width}×{height}")
     }
 }
 

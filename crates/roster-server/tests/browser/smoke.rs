@@ -32,23 +32,11 @@ async fn windows_of_both_sizes_reach_the_server_and_scripts_can_be_off() -> Resu
         assert_eq!(body.trim(), "ok");
         assert_eq!(window.path().await?, "/healthz");
     }
-    let width = |w: &'static str| format!("return window.innerWidth === {w};");
-    assert!(
-        phone
-            .driver
-            .execute(width("360"), Vec::new())
-            .await?
-            .convert::<bool>()?,
-        "phone viewport"
-    );
-    assert!(
-        desktop
-            .driver
-            .execute(width("1280"), Vec::new())
-            .await?
-            .convert::<bool>()?,
-        "desktop viewport"
-    );
+    let viewport = "return [window.innerWidth, window.innerHeight];";
+    let phone_size: (u32, u32) = phone.driver.execute(viewport, Vec::new()).await?.convert()?;
+    assert_eq!(phone_size, (360, 740), "phone viewport");
+    let desktop_size: (u32, u32) = desktop.driver.execute(viewport, Vec::new()).await?.convert()?;
+    assert_eq!(desktop_size, (1280, 800), "desktop viewport");
     phone.goto(SCRIPTED).await?;
     assert_eq!(phone.driver.title().await?, "on", "scripts run by default");
 

@@ -81,7 +81,8 @@ async fn from_an_invite_link_to_each_others_directory_with_live_updates() -> Res
     ensure!(!error.text().await?.trim().is_empty(), "the phone error says something");
     let path = member.path().await?;
     ensure!(!path.contains("/share"), "a refused card moves on to {path}");
-    inspect(&member, Some("card-error")).await?;
+    member.axe_check().await?;
+    member.screenshot_at("card-error", "card-phone-0").await?;
     fill_card(&member, BEA.name, BEA.phone).await?;
     member
         .wait_for_path("the share step", |p| p == format!("/join/{code}/share"))
