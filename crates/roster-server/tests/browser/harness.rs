@@ -281,18 +281,49 @@ impl Window {
 
     /// Replaces the value of the input with this id.
     pub(crate) async fn fill(&self, id: &str, text: &str) -> Result<()> {
-        let input = self.id(id).await?;
-        input.clear().await?;
-        input.send_keys(text).await?;
-        Ok(())
+        let driver = &self.driver;
+        self.act(&format!("fill #{id}"), || async move {
+            let input = driver.query(By::Id(id)).first().await?;
+            input.clear().await?;
+            input.send_keys(text).await
+        })
+        .await
     }
 
-    /// Clicks the element with this id (a link or a submit button: the click returns once
-    /// the navigation it starts has loaded).
+    /// Clicks the element with this id (a link or a submit button).
     pub(crate) async fn click(&self, id: &str) -> Result<()> {
-        let element = self.id(id).await?;
-        element.scroll_into_view().await?;
-        element.click().await.with_context(|| format!("click #{id}"))
+        self.click_css(&format!("#{id}")).await
+    }
+
+    /// Clicks the first element matching a CSS selector.
+    pub(crate) async fn click_css(&self, css: &str) -> Result<()> {
+        let driver = &self.driver;
+        self.act(&format!("click {css}"), || async move {
+            let element = driver.query(By::Css(css)).first().await?;
+            element.scroll_into_view().await?;
+            element.click().await
+        })
+        .await
+    }
+
+    /// Runs `op` on elements it finds itself, again while the page replaces them under it:
+    /// live updates re-render lists, and an element found a moment ago may be gone.
+    async fn act<F, Fut>(&self, what: &str, mut op: F) -> Result<()>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = WebDriverResult<()>>,
+    {
+        let start = Instant::now();
+        loop {
+            match op().await {
+                Ok(()) => return Ok(()),
+                Err(error) if replaced(&error) && start.elapsed() < PATIENCE => tokio::time::sleep(POLL).await,
+                Err(error) => {
+                    let path = self.path().await.unwrap_or_default();
+                    return Err(anyhow!(error)).context(format!("{what} on {path}"));
+                }
+            }
+        }
     }
 
     /// Clicks the submit button with this id and waits until the page it posts to has
@@ -303,7 +334,7 @@ impl Window {
         self.click(id).await?;
         eventually(&format!("the page after #{id} to load"), || async {
             match old.tag_name().await {
-                Err(error) if matches!(error.as_inner(), WebDriverErrorInner::StaleElementReference(_)) => Ok(true),
+                Err(error) if replaced(&error) => Ok(true),
                 Err(other) => Err(other.into()),
                 Ok(_) => Ok(false),
             }
@@ -319,12 +350,16 @@ impl Window {
 
     /// Ticks or unticks the checkbox with this id.
     pub(crate) async fn set_checked(&self, id: &str, checked: bool) -> Result<()> {
-        let checkbox = self.id(id).await?;
-        if checkbox.is_selected().await? != checked {
-            checkbox.scroll_into_view().await?;
-            checkbox.click().await?;
-        }
-        Ok(())
+        let driver = &self.driver;
+        self.act(&format!("tick #{id}"), || async move {
+            let checkbox = driver.query(By::Id(id)).first().await?;
+            if checkbox.is_selected().await? != checked {
+                checkbox.scroll_into_view().await?;
+                checkbox.click().await?;
+            }
+            Ok(())
+        })
+        .await
     }
 
     /// Picks the option with this value in the `<select>` with this id.
@@ -377,7 +412,13 @@ impl Window {
     }
 
     /// Runs axe-core on the current page; fails on serious or critical violations.
+    ///
+    /// Not in a profile without JavaScript: axe-core waits on timers, which never fire there.
+    /// The same pages are checked in the profiles with JavaScript.
     pub(crate) async fn axe_check(&self) -> Result<()> {
+        if !self.javascript {
+            return Ok(());
+        }
         let page = self.path().await?;
         crate::axe::check(&self.driver, &page).await
     }
@@ -431,6 +472,12 @@ where
         }
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Whether a WebDriver error means that the element was replaced by a newer one.
+fn replaced(error: &WebDriverError) -> bool {
+    matches!(error.as_inner(), WebDriverErrorInner::StaleElementReference(_))
+        || error.to_string().contains("does not belong to the document")
 }
 
 /// Where the screenshots go: `docs/screenshots/` at the root of the repository.

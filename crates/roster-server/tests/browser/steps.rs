@@ -182,13 +182,7 @@ pub(crate) async fn approve(suite: &Suite, window: &Window, admin: &Person, grou
         window.goto(&members).await?;
     }
     let selector = format!("#pending .pending[data-account='{account}']");
-    let row = window
-        .driver
-        .query(By::Css(selector.clone()))
-        .first()
-        .await
-        .context("the request waits on the members page")?;
-    row.find(By::Css(".approve")).await?.click().await?;
+    window.click_css(&format!("{selector} .approve")).await?;
     eventually("the approved request to leave the members page", || {
         let selector = selector.clone();
         async move { Ok(window.all(&selector).await?.is_empty()) }
