@@ -200,6 +200,38 @@ pub struct DeleteAccountRequest {
     pub password: String,
 }
 
+/// `PATCH /api/v1/me`: what the account owner may change about the account.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct UpdateAccountRequest {
+    /// New display name: 1 to 100 characters, no control characters.
+    #[serde(default)]
+    pub display_name: Option<String>,
+}
+
+/// One member who receives the caller's card in a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AudienceMember {
+    /// The member's account.
+    pub account_id: Uuid,
+    /// Their display name, or a neutral label when they do not share their name.
+    pub display_name: String,
+}
+
+/// `GET /api/v1/me/audience`: what one group receives of the caller's card, and who.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct GroupAudienceView {
+    /// The group.
+    pub group_id: Uuid,
+    /// Its name.
+    pub group_name: String,
+    /// The caller's share policy in the group.
+    pub share: Vec<CardField>,
+    /// The fields the group receives: the policy, restricted to the fields the card has.
+    pub fields: Vec<CardField>,
+    /// The active members (the caller excepted) who receive them.
+    pub members: Vec<AudienceMember>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cards
 

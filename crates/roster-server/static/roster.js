@@ -99,21 +99,6 @@
     if (button) { button.hidden = true; }
   }
 
-  // Copy buttons: <button class="copy" data-copy="#id">.
-  function copyButtons() {
-    document.querySelectorAll("button.copy[data-copy]").forEach(function (button) {
-      button.hidden = false;
-      button.addEventListener("click", function () {
-        var source = document.querySelector(button.getAttribute("data-copy"));
-        if (!source || !navigator.clipboard) { return; }
-        var text = source.value !== undefined ? source.value : source.textContent;
-        navigator.clipboard.writeText(text.trim()).then(function () {
-          button.setAttribute("data-copied", "true");
-        });
-      });
-    });
-  }
-
   document.addEventListener("DOMContentLoaded", function () {
     var list = document.getElementById("directory");
     if (list && list.getAttribute("data-group")) { followDirectory(list); }
@@ -121,6 +106,5 @@
     if (waiting) { watchApproval(waiting); }
     var share = document.getElementById("share-form");
     if (share) { livePreview(share); }
-    copyButtons();
   });
 })();

@@ -3,6 +3,7 @@
 // A failed unwrap is a failed test here, with its location: exactly what a test should do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audience;
 mod authorization;
 mod bad_input;
 mod carddav;
@@ -20,4 +21,6 @@ mod stream;
 mod support;
 mod sync_property;
 mod web;
+mod web_admin;
 mod web_client;
+mod web_devices;

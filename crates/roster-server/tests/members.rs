@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-async fn share(user: &User, group: Uuid, fields: &[&str]) {
+pub(crate) async fn share(user: &User, group: Uuid, fields: &[&str]) {
     let (status, body) = user
         .put(
             &format!("/api/v1/groups/{group}/share-policy"),

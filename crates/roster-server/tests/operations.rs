@@ -42,6 +42,8 @@ async fn health_metrics_and_openapi() {
         ("/api/v1/accounts", "post"),
         ("/api/v1/sessions", "post"),
         ("/api/v1/me/password", "put"),
+        ("/api/v1/me", "patch"),
+        ("/api/v1/me/audience", "get"),
         ("/api/v1/me/card", "put"),
         ("/api/v1/groups/{id}/directory", "get"),
         ("/api/v1/groups/{id}/changes", "get"),

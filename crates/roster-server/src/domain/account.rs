@@ -57,6 +57,7 @@ const TOKEN_PREFIX: &str = "rst_";
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 1024;
 const MAX_TERMINAL_NAME: usize = 100;
+const MAX_DISPLAY_NAME: usize = 100;
 // Seen timestamps are written at most this often per terminal, not on every request.
 const SEEN_RESOLUTION: Duration = Duration::from_secs(60);
 /// Most doublings of a lock-out's length for one client network (15 min → 16 h by default).
@@ -77,6 +78,15 @@ pub fn parse_login(login: &str) -> Result<String, String> {
         return Err("3 to 64 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit".into());
     }
     Ok(login)
+}
+
+/// Checks a display name: 1 to 100 characters after trimming, no control characters.
+pub fn parse_display_name(name: &str) -> Result<String, String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > MAX_DISPLAY_NAME || name.chars().any(char::is_control) {
+        return Err(format!("1 to {MAX_DISPLAY_NAME} characters, no control characters"));
+    }
+    Ok(name.to_string())
 }
 
 /// A fresh random credential and the hash that is stored instead of it.
@@ -125,12 +135,8 @@ impl Roster {
         if !password_ok {
             errors.add("password", format!("{MIN_PASSWORD} to {MAX_PASSWORD} characters"));
         }
-        let display_name = match request.display_name.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
-            Some(d) if d.chars().count() > 100 || d.chars().any(char::is_control) => {
-                errors.add("display_name", "at most 100 characters, no control characters");
-                None
-            }
-            Some(d) => Some(d.to_string()),
+        let display_name = match request.display_name.as_deref().filter(|d| !d.trim().is_empty()) {
+            Some(d) => errors.check("display_name", parse_display_name(d)),
             None => login.clone(),
         };
         let code = request.invite.as_deref().map(invite_code).filter(|c| !c.is_empty());
@@ -361,6 +367,23 @@ impl Roster {
         }
     }
 
+    /// Changes the name the caller's fellow members see in member lists. Cards are separate,
+    /// so no directory changes.
+    pub async fn set_display_name(&self, caller: &Caller, display_name: &str) -> Result<Account> {
+        if caller.terminal.kind == TerminalKind::AppPassword {
+            return Err(Error::Forbidden(APP_PASSWORD_SCOPE.into()));
+        }
+        let display_name = parse_display_name(display_name).map_err(|m| Error::invalid("display_name", m))?;
+        if !self.store.set_display_name(caller.account.id, &display_name).await? {
+            return Err(Error::Unauthorized);
+        }
+        tracing::info!(account = %caller.account.id, "display name changed");
+        Ok(Account {
+            display_name,
+            ..caller.account.clone()
+        })
+    }
+
     /// Checks the caller's main password again before a grave change; limited per account,
     /// and refused to anything but a session terminal.
     async fn confirm_password(&self, caller: &Caller, password: &str) -> Result<()> {
@@ -462,6 +485,15 @@ mod tests {
         for bad in ["ab", "-anna", "anna smith", "änna", &"a".repeat(65)] {
             assert!(parse_login(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn display_names_are_trimmed_and_bounded() {
+        assert_eq!(parse_display_name("  Anna S. "), Ok("Anna S.".into()));
+        for bad in ["", "   ", "a\u{7}b", &"x".repeat(101)] {
+            assert!(parse_display_name(bad).is_err(), "{bad:?} was accepted");
+        }
+        assert!(parse_display_name(&"é".repeat(100)).is_ok());
     }
 
     #[test]

@@ -173,6 +173,13 @@ impl Roster {
         Ok(GroupWithMembership { group, membership })
     }
 
+    /// One group, for its admins only: what the management pages start from.
+    pub async fn admin_group(&self, caller: &Caller, id: GroupId) -> Result<GroupWithMembership> {
+        let membership = self.admin_membership(caller, id).await?;
+        let group = self.load_group(id).await?;
+        Ok(GroupWithMembership { group, membership })
+    }
+
     /// Changes a group's name, description, join policy or limit (admins).
     pub async fn update_group(
         &self,

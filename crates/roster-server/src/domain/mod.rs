@@ -5,6 +5,7 @@
 //! and no SQL. The share-policy filter lives in [`directory::visible_card`] and nowhere else.
 
 pub mod account;
+pub mod audience;
 pub mod card;
 pub mod contacts;
 pub mod directory;

@@ -51,6 +51,8 @@ pub trait Store: credentials::CredentialStore + Send + Sync + 'static {
     async fn account_auth(&self, login: &str) -> Result<Option<AccountAuth>>;
     /// The account with this id, with its password hash.
     async fn account_auth_by_id(&self, id: AccountId) -> Result<Option<AccountAuth>>;
+    /// Sets an account's display name; false when there is no such account.
+    async fn set_display_name(&self, id: AccountId, display_name: &str) -> Result<bool>;
     /// Deletes an account: removes it from every group (appending removals) and deletes the
     /// groups it owns alone; `Conflict` when it owns a group that has other active members.
     async fn delete_account(&self, id: AccountId, at: OffsetDateTime) -> Result<Vec<Change>>;

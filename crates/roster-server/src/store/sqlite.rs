@@ -588,6 +588,16 @@ impl Store for SqliteStore {
         Ok(row.map(AccountRow::auth))
     }
 
+    async fn set_display_name(&self, id: AccountId, display_name: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE accounts SET display_name = ? WHERE id = ?")
+            .bind(display_name)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn delete_account(&self, id: AccountId, at: OffsetDateTime) -> Result<Vec<Change>> {
         let mut tx = self.write().await?;
         let owned: Vec<(Uuid, String, i64)> =

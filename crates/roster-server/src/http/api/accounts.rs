@@ -11,8 +11,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use roster_proto::api::{
-    AccountView, ChangePasswordRequest, DeleteAccountRequest, LoginRequest, LoginResponse, PasswordChanged, Problem,
-    RegisterRequest, TerminalKind, TerminalView,
+    AccountView, AudienceMember, ChangePasswordRequest, DeleteAccountRequest, GroupAudienceView, LoginRequest,
+    LoginResponse, PasswordChanged, Problem, RegisterRequest, TerminalKind, TerminalView, UpdateAccountRequest,
 };
 use uuid::Uuid;
 
@@ -21,7 +21,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/api/v1/accounts", post(register))
         .route("/api/v1/sessions", post(login))
         .route("/api/v1/sessions/current", delete(logout))
-        .route("/api/v1/me", get(me).delete(delete_me))
+        .route("/api/v1/me", get(me).patch(update_me).delete(delete_me))
+        .route("/api/v1/me/audience", get(my_audience))
         .route("/api/v1/me/password", put(change_password))
         .route("/api/v1/terminals", get(list_terminals))
         .route("/api/v1/terminals/{id}", delete(revoke_terminal))
@@ -77,6 +78,54 @@ pub(super) async fn logout(State(state): State<AppState>, Auth(caller): Auth) ->
     responses((status = 200, body = AccountView), (status = 401, body = Problem)))]
 pub(super) async fn me(Auth(caller): Auth) -> Json<AccountView> {
     Json(account_view(&caller.account))
+}
+
+/// PATCH /api/v1/me — change the caller's account (its display name); absent fields stay.
+#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
+    request_body = UpdateAccountRequest,
+    responses((status = 200, body = AccountView), (status = 401, body = Problem), (status = 403, body = Problem),
+              (status = 422, body = Problem)))]
+pub(super) async fn update_me(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Json(request): Json<UpdateAccountRequest>,
+) -> ApiResult<Json<AccountView>> {
+    let account = match request.display_name.as_deref() {
+        Some(name) => state.roster.set_display_name(&caller, name).await?,
+        None => caller.account,
+    };
+    Ok(Json(account_view(&account)))
+}
+
+/// GET /api/v1/me/audience — who can see the caller's card: for each group where the caller is
+/// active, the fields it receives and the members who receive them.
+#[utoipa::path(get, path = "/api/v1/me/audience", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = Vec<GroupAudienceView>), (status = 401, body = Problem),
+              (status = 429, body = Problem)))]
+pub(super) async fn my_audience(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<Vec<GroupAudienceView>>> {
+    let audiences = state.roster.audience(&caller).await?;
+    Ok(Json(
+        audiences
+            .into_iter()
+            .map(|a| GroupAudienceView {
+                group_id: a.group.id.0,
+                group_name: a.group.name,
+                share: a.share.fields(),
+                fields: a.fields.fields(),
+                members: a
+                    .receivers
+                    .into_iter()
+                    .map(|r| AudienceMember {
+                        account_id: r.account_id.0,
+                        display_name: r.display_name,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    ))
 }
 
 /// DELETE /api/v1/me — delete the caller's account (password required; limited per account).

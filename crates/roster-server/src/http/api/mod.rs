@@ -35,7 +35,7 @@ pub fn router() -> Router<AppState> {
 #[openapi(
     info(title = "Roster", description = "A self-hosted group directory: every member's terminals receive the cards of the other members of their groups."),
     paths(
-        accounts::register, accounts::login, accounts::logout, accounts::me, accounts::delete_me, accounts::change_password,
+        accounts::register, accounts::login, accounts::logout, accounts::me, accounts::update_me, accounts::my_audience, accounts::delete_me, accounts::change_password,
         accounts::list_terminals, accounts::revoke_terminal,
         cards::get_card, cards::put_card,
         carddav::create_app_password, carddav::put_terminal_books, carddav::get_directory_settings, carddav::put_directory_settings,

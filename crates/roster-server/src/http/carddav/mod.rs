@@ -41,6 +41,12 @@ const ALLOW_READ_ONLY: &str = "OPTIONS, GET, HEAD, PROPFIND, PROPPATCH, REPORT";
 const ALLOW_WRITABLE: &str = "OPTIONS, GET, HEAD, PUT, PROPFIND, PROPPATCH, REPORT";
 const VCARD_TYPE: &str = "text/vcard; charset=utf-8";
 
+/// The path of an account's principal, where a CardDAV client starts (also written into the
+/// phone setup profiles and links of the web pages).
+pub fn principal_path(login: &str) -> String {
+    format!("{ROOT}principals/{login}/")
+}
+
 /// The CardDAV routes.
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -107,7 +113,7 @@ struct Hrefs {
 
 impl Hrefs {
     fn principal(&self) -> String {
-        format!("{ROOT}principals/{}/", self.login)
+        principal_path(&self.login)
     }
 
     fn home(&self) -> String {

@@ -7,13 +7,18 @@
 //! here gives every page its security headers and the pre-session cookie, and turns failures
 //! into pages in the reader's language.
 
+mod account;
+mod admin;
+mod audience;
 mod auth;
 mod card;
+mod devices;
 pub mod error;
 mod groups;
 pub mod i18n;
 mod join;
 pub mod session;
+pub mod setup;
 
 use super::AppState;
 use crate::domain::Error;
@@ -37,10 +42,14 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 /// The pages and their static files.
 pub(super) fn router(state: AppState) -> Router<AppState> {
     Router::new()
+        .merge(admin::router())
         .merge(auth::router())
         .merge(join::router())
         .merge(card::router())
         .merge(groups::router())
+        .merge(devices::router())
+        .merge(account::router())
+        .merge(audience::router())
         .route("/static/roster.css", get(stylesheet))
         .route("/static/roster.js", get(script))
         .layer(axum::middleware::from_fn_with_state(state, web_layer))
