@@ -38,10 +38,8 @@ async fn the_key_steps_work_with_javascript_off() -> Result<()> {
     admin.goto("/me/card").await?;
     fill_card(&admin, CAI.name, CAI.phone).await?;
     ensure!(!admin.has("card-phone-0-error").await?, "the admin's card is accepted");
-    // PENDING (see `steps::ADMIN_PAGES`): group, invite and approval through the API until
-    // the admin pages land.
-    let group = create_group(&suite, &admin, &CAI, "Book club", "Monthly, at the library").await?;
-    let link = create_invite(&suite, &admin, &CAI, group).await?;
+    let group = create_group(&admin, "Book club", "Monthly, at the library").await?;
+    let link = create_invite(&admin, group).await?;
     let code = code_in(&link).context("a code in the invite link")?.to_string();
 
     // The member signs up on the invite page and goes through the card (an invalid phone
@@ -70,8 +68,8 @@ async fn the_key_steps_work_with_javascript_off() -> Result<()> {
 
     // The admin approves with a form post and lands back on the members page, the request
     // gone; the member's waiting page moves on when she reloads it.
-    let dan_id = pending_request(&suite, &admin, &CAI, group).await?;
-    approve(&suite, &admin, &CAI, group, &dan_id).await?;
+    let dan_id = pending_request(&admin, group).await?;
+    approve(&admin, group, &dan_id).await?;
     member.driver.refresh().await?;
     member
         .wait_for_path("the directory after approval", |p| p == format!("/groups/{group}"))

@@ -2,12 +2,9 @@
 //! one without: each fills and submits a form by the element ids of `web-spec.md`, then
 //! waits for the page it leads to.
 
-use crate::harness::{Suite, Window, eventually};
-use crate::support::User;
+use crate::harness::{Window, eventually};
 use anyhow::{Context, Result, bail, ensure};
-use reqwest::StatusCode;
 use serde::Deserialize;
-use serde_json::json;
 use thirtyfour::prelude::*;
 use uuid::Uuid;
 
@@ -72,41 +69,8 @@ pub(crate) async fn fill_card(window: &Window, name: &str, phone: &str) -> Resul
     Ok(())
 }
 
-/// PENDING: the admin pages (`/groups/new`, `/groups/{id}/invites`, `/groups/{id}/members`)
-/// come from another branch and are not on main yet. Until they are, the admin's steps below
-/// go through the JSON API with the same account (the rest of the story stays in the
-/// browser); set this to `true` when they land.
-pub(crate) const ADMIN_PAGES: bool = false;
-
-/// A JSON API client signed in as `person` (for the admin steps while their pages are
-/// pending).
-async fn api_as(suite: &Suite, person: &Person) -> User {
-    suite
-        .server
-        .anonymous()
-        .login_as(person.login, &person.password(), "browser test")
-        .await
-}
-
 /// The admin creates a group that needs approval (on `/groups/new`); returns its id.
-pub(crate) async fn create_group(
-    suite: &Suite,
-    window: &Window,
-    admin: &Person,
-    name: &str,
-    description: &str,
-) -> Result<Uuid> {
-    if !ADMIN_PAGES {
-        let (status, body) = api_as(suite, admin)
-            .await
-            .post(
-                "/api/v1/groups",
-                json!({"name": name, "description": description, "join_policy": "approval"}),
-            )
-            .await;
-        ensure!(status == StatusCode::CREATED, "create group: {body}");
-        return body["id"].as_str().and_then(|s| s.parse().ok()).context("group id");
-    }
+pub(crate) async fn create_group(window: &Window, name: &str, description: &str) -> Result<Uuid> {
     window.goto("/groups/new").await?;
     inspect(window, window.javascript().then_some("group-new")).await?;
     window.fill("group-name", name).await?;
@@ -120,15 +84,7 @@ pub(crate) async fn create_group(
 }
 
 /// The admin creates an invite (on `/groups/{id}/invites`); returns its link as shown.
-pub(crate) async fn create_invite(suite: &Suite, window: &Window, admin: &Person, group: Uuid) -> Result<String> {
-    if !ADMIN_PAGES {
-        let (status, body) = api_as(suite, admin)
-            .await
-            .post(&format!("/api/v1/groups/{group}/invites"), json!({}))
-            .await;
-        ensure!(status == StatusCode::CREATED, "create invite: {body}");
-        return body["url"].as_str().map(str::to_string).context("invite url");
-    }
+pub(crate) async fn create_invite(window: &Window, group: Uuid) -> Result<String> {
     window.goto(&format!("/groups/{group}/invites")).await?;
     window.submit("invite-create").await?;
     let link = window.driver.query(By::Css(".invite .invite-link")).first().await?;
@@ -141,24 +97,7 @@ pub(crate) async fn create_invite(suite: &Suite, window: &Window, admin: &Person
 }
 
 /// The account id of the one request waiting in `group` (on `/groups/{id}/members`).
-pub(crate) async fn pending_request(suite: &Suite, window: &Window, admin: &Person, group: Uuid) -> Result<String> {
-    if !ADMIN_PAGES {
-        let (status, body) = api_as(suite, admin)
-            .await
-            .get(&format!("/api/v1/groups/{group}/members"))
-            .await;
-        ensure!(status == StatusCode::OK, "list members: {body}");
-        let pending: Vec<&str> = body
-            .as_array()
-            .or_else(|| body["members"].as_array())
-            .context("members")?
-            .iter()
-            .filter(|m| m["state"] == "pending")
-            .filter_map(|m| m["account_id"].as_str())
-            .collect();
-        ensure!(pending.len() == 1, "one pending request, not {pending:?}");
-        return Ok(pending[0].to_string());
-    }
+pub(crate) async fn pending_request(window: &Window, group: Uuid) -> Result<String> {
     window.goto(&format!("/groups/{group}/members")).await?;
     inspect(window, window.javascript().then_some("members")).await?;
     let rows = window.all("#pending .pending").await?;
@@ -168,15 +107,7 @@ pub(crate) async fn pending_request(suite: &Suite, window: &Window, admin: &Pers
 
 /// The admin approves the request of `account` (on `/groups/{id}/members`, which then no
 /// longer lists it).
-pub(crate) async fn approve(suite: &Suite, window: &Window, admin: &Person, group: Uuid, account: &str) -> Result<()> {
-    if !ADMIN_PAGES {
-        let (status, body) = api_as(suite, admin)
-            .await
-            .post(&format!("/api/v1/groups/{group}/members/{account}/approve"), json!({}))
-            .await;
-        ensure!(status.is_success(), "approve: {body}");
-        return Ok(());
-    }
+pub(crate) async fn approve(window: &Window, group: Uuid, account: &str) -> Result<()> {
     let members = format!("/groups/{group}/members");
     if window.path().await? != members {
         window.goto(&members).await?;

@@ -43,10 +43,8 @@ async fn from_an_invite_link_to_each_others_directory_with_live_updates() -> Res
         !admin.has("card-phone-0-error").await?,
         "the admin's valid card is refused"
     );
-    // PENDING (see `steps::ADMIN_PAGES`): group, invite and approval through the API until
-    // the admin pages land.
-    let group = create_group(&suite, &admin, &ADA, "Choir", "Tuesday rehearsals in the old school").await?;
-    let link = create_invite(&suite, &admin, &ADA, group).await?;
+    let group = create_group(&admin, "Choir", "Tuesday rehearsals in the old school").await?;
+    let link = create_invite(&admin, group).await?;
     ensure!(
         link.starts_with(&suite.server.base),
         "the invite link {link} is not under the public URL {}",
@@ -105,8 +103,8 @@ async fn from_an_invite_link_to_each_others_directory_with_live_updates() -> Res
     inspect(&member, Some("waiting")).await?;
 
     // The admin approves; the member's waiting page moves on by itself.
-    let bea_id = pending_request(&suite, &admin, &ADA, group).await?;
-    approve(&suite, &admin, &ADA, group, &bea_id).await?;
+    let bea_id = pending_request(&admin, group).await?;
+    approve(&admin, group, &bea_id).await?;
     member
         .wait_for_path("the waiting page to move on by itself", |p| {
             p == format!("/groups/{group}")
