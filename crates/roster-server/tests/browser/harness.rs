@@ -41,6 +41,10 @@ const CHROMIUM_FLAGS: [&str; 9] = [
     "--disable-dev-shm-usage",
 ];
 
+/// The User-Agent of an Android phone's Chrome, for the phone profiles.
+const ANDROID_USER_AGENT: &str = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 \
+    (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36";
+
 /// Whether this run is CI, where a missing tool is a failure rather than a skip.
 pub(crate) fn in_ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
@@ -173,6 +177,10 @@ impl Suite {
         caps.add_arg(&format!("--window-size={width},{height}"))?;
         caps.add_arg(&format!("--user-data-dir={}", profile_dir.path().display()))?;
         caps.add_arg("--lang=en-US")?;
+        if profile.size == Size::Phone {
+            // A phone says so in its User-Agent; the device pages pick their offer from it.
+            caps.add_arg(&format!("--user-agent={ANDROID_USER_AGENT}"))?;
+        }
         let mut prefs = json!({ "intl.accept_languages": "en-US,en" });
         if !profile.javascript {
             // The managed setting is the one a user cannot override: scripts stay off even on

@@ -38,6 +38,7 @@ async fn from_an_invite_link_to_each_others_directory_with_live_updates() -> Res
     inspect(&admin, Some("signup")).await?;
     sign_up_here(&admin, &ADA).await?;
     admin.goto("/me/card").await?;
+    inspect(&admin, None).await?;
     fill_card(&admin, ADA.name, ADA.phone).await?;
     ensure!(
         !admin.has("card-phone-0-error").await?,
@@ -149,6 +150,7 @@ async fn from_an_invite_link_to_each_others_directory_with_live_updates() -> Res
     // The member hides her phones from the group; the admin no longer sees them, live, and
     // not after a reload either.
     member.goto(&format!("/groups/{group}/share")).await?;
+    inspect(&member, None).await?;
     member.set_checked("share-phones", false).await?;
     member.submit("share-save").await?;
     member.id("share-saved").await?;
@@ -162,6 +164,24 @@ async fn from_an_invite_link_to_each_others_directory_with_live_updates() -> Res
         listed(&admin, BEA.name).await?.phones.is_empty(),
         "hidden after a reload too"
     );
+
+    // The member's other pages, each checked and photographed; then she signs out.
+    for (path, shot) in [
+        ("/groups", "groups"),
+        ("/me/audience", "audience"),
+        ("/devices", "devices"),
+        ("/devices/new", "devices-new"),
+        ("/account", "account"),
+    ] {
+        member.goto(path).await?;
+        ensure!(member.path().await? == path, "{path} opens for a signed-in member");
+        inspect(&member, Some(shot)).await?;
+    }
+    member.submit("logout").await?;
+    member
+        .wait_for_path("the sign-in page after signing out", |p| p.starts_with("/login"))
+        .await?;
+    inspect(&member, Some("login")).await?;
 
     admin.close().await?;
     member.close().await?;
