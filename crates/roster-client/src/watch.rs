@@ -249,6 +249,8 @@ impl Session {
                 return Ok(Some(ClientFrame::Ack { group, cursor }));
             }
             ServerFrame::Ping => return Ok(Some(ClientFrame::Pong)),
+            // Join requests are shown on the web pages; a terminal's address book has none.
+            ServerFrame::Requests { .. } => {}
             ServerFrame::Closing { reason } if reason == "revoked" => return Err(Error::TokenRejected),
             ServerFrame::Closing { reason } => {
                 return Err(Error::Server(format!("the server ended the stream ({reason})")));

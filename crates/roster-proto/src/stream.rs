@@ -89,6 +89,12 @@ pub enum ServerFrame {
         /// The version reached.
         cursor: i64,
     },
+    /// For a group's admins: its join requests changed (someone asked to join or withdrew);
+    /// re-read the member list. Carries nothing else.
+    Requests {
+        /// The group.
+        group: Uuid,
+    },
     /// Keep-alive; answer with `pong`.
     Ping,
     /// The stream ends: `revoked` (the terminal's credential was revoked), `too_slow` (it fell

@@ -25,17 +25,19 @@
       });
   }
 
-  // The directory: subscribe to the group's stream from the rendered version on; any change
-  // after it re-renders the list.
-  function followDirectory(list) {
+  // A list of one group (the directory, the members and requests): follow the group's stream
+  // from the rendered version on; any later change, or new join requests, re-render the list.
+  function follow(list) {
     var group = list.getAttribute("data-group");
     var version = parseInt(list.getAttribute("data-version"), 10) || 0;
+    var selector = "#" + list.id;
     var delay = 1000;
     var pending = null;
     function scheduleRefresh() {
       if (pending) { return; }
-      pending = setTimeout(function () { pending = null; refresh("#directory"); }, 150);
+      pending = setTimeout(function () { pending = null; refresh(selector); }, 150);
     }
+    function retry() { setTimeout(connect, delay); delay = Math.min(delay * 2, 30000); }
     function connect() {
       fetch("/web/ticket", { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrfToken() } })
         .then(function (response) { if (!response.ok) { throw new Error("ticket " + response.status); } return response.json(); })
@@ -58,13 +60,13 @@
               if (frame.cursor > version) { version = frame.cursor; scheduleRefresh(); }
             } else if (frame.type === "left") {
               window.location.href = "/groups";
-            } else if (frame.type === "resync") {
+            } else if (frame.type === "resync" || frame.type === "requests") {
               scheduleRefresh();
             }
           };
-          socket.onclose = function () { setTimeout(connect, delay); delay = Math.min(delay * 2, 30000); };
+          socket.onclose = retry;
         })
-        .catch(function () { setTimeout(connect, delay); delay = Math.min(delay * 2, 30000); });
+        .catch(retry);
     }
     connect();
   }
@@ -100,8 +102,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    var list = document.getElementById("directory");
-    if (list && list.getAttribute("data-group")) { followDirectory(list); }
+    ["directory", "member-lists"].forEach(function (id) {
+      var list = document.getElementById(id);
+      if (list && list.getAttribute("data-group")) { follow(list); }
+    });
     var waiting = document.getElementById("waiting");
     if (waiting) { watchApproval(waiting); }
     var share = document.getElementById("share-form");

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use uuid::Uuid;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A terminal's local state, built only from frames, as a real client would.
 #[derive(Debug, Default, Clone)]
@@ -61,7 +61,7 @@ impl Book {
                 });
             }
             ServerFrame::Ping => return Some(ClientFrame::Pong),
-            ServerFrame::Closing { .. } => {}
+            ServerFrame::Closing { .. } | ServerFrame::Requests { .. } => {}
         }
         None
     }

@@ -675,3 +675,62 @@ async fn on_an_invite_only_server_the_invite_page_signs_up_and_the_share_choice_
     assert_eq!(cards[&bea]["phones"][0]["number"], "+49307654321");
     assert!(cards[&bea].get("formatted_name").is_none(), "{}", cards[&bea]);
 }
+
+#[tokio::test]
+async fn admins_hear_of_join_requests_on_the_stream_and_members_do_not() {
+    use futures_util::{SinkExt, StreamExt};
+    use roster_proto::stream::{ClientFrame, ServerFrame};
+    use tokio_tungstenite::tungstenite::Message;
+
+    let server = TestServer::start().await;
+    let ada = server.user("ada").await;
+    let group = ada.create_group("Board", "approval").await;
+    let code = ada.invite(group).await;
+    let (status, _) = ada.post(&format!("/api/v1/groups/{group}/invites"), json!({})).await;
+    assert_eq!(status, StatusCode::CREATED);
+    // Bea is a plain member (approved earlier).
+    let bea = server.user("bea").await;
+    bea.accept(&code).await;
+    let (status, _) = ada
+        .post(&format!("/api/v1/groups/{group}/members/{}/approve", bea.id), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    async fn watching(user: &crate::support::User, group: uuid::Uuid) -> crate::stream::Socket {
+        let mut socket = crate::stream::open(user, "", true).await.expect("stream opens");
+        let watch = ClientFrame::Watch {
+            cursors: [(group, 0)].into_iter().collect(),
+        };
+        socket
+            .send(Message::text(serde_json::to_string(&watch).unwrap()))
+            .await
+            .unwrap();
+        socket
+    }
+    async fn frames_for(socket: &mut crate::stream::Socket, wait: std::time::Duration) -> Vec<ServerFrame> {
+        let mut frames = Vec::new();
+        let deadline = tokio::time::Instant::now() + wait;
+        while let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout_at(deadline, socket.next()).await {
+            frames.push(serde_json::from_str(&text).unwrap());
+        }
+        frames
+    }
+    let mut admin_socket = watching(&ada, group).await;
+    let mut member_socket = watching(&bea, group).await;
+    frames_for(&mut admin_socket, std::time::Duration::from_millis(500)).await;
+    frames_for(&mut member_socket, std::time::Duration::from_millis(500)).await;
+
+    server.user("cyd").await.accept(&code).await;
+    let admin_frames = frames_for(&mut admin_socket, std::time::Duration::from_secs(2)).await;
+    assert!(
+        admin_frames
+            .iter()
+            .any(|f| matches!(f, ServerFrame::Requests { group: g } if *g == group)),
+        "{admin_frames:?}"
+    );
+    let member_frames = frames_for(&mut member_socket, std::time::Duration::from_millis(700)).await;
+    assert!(
+        !member_frames.iter().any(|f| matches!(f, ServerFrame::Requests { .. })),
+        "{member_frames:?}"
+    );
+}

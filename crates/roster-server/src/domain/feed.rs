@@ -102,6 +102,11 @@ pub enum FeedItem {
     },
     /// Deltas to apply.
     Changes(Arc<Batch>),
+    /// The group's join requests changed (sent to its admins only).
+    Requests {
+        /// The group.
+        group: GroupId,
+    },
     /// The feed is over.
     Closed(CloseReason),
 }
@@ -111,6 +116,8 @@ struct Inbox {
     batches: VecDeque<Arc<Batch>>,
     overflowed: bool,
     membership: bool,
+    /// Groups whose memberships changed (join requests among them).
+    requests: HashSet<GroupId>,
     closed: Option<CloseReason>,
 }
 
@@ -192,6 +199,15 @@ impl Hub {
     fn flag_membership(&self, account: AccountId) {
         let inner = self.lock();
         self.each(inner.by_account.get(&account), &inner, |inbox| inbox.membership = true);
+    }
+
+    /// Someone's membership of a group changed: connections that follow the group may have
+    /// new join requests to show (the feed tells admins only).
+    fn flag_requests(&self, group: GroupId) {
+        let inner = self.lock();
+        self.each(inner.by_group.get(&group), &inner, |inbox| {
+            inbox.requests.insert(group);
+        });
     }
 
     fn close_terminal(&self, terminal: TerminalId) {
@@ -327,7 +343,10 @@ impl Roster {
         loop {
             match events.recv().await {
                 Ok(Event::GroupVersion { group, version }) => self.fan_out(group, version).await,
-                Ok(Event::Membership { account, .. }) => self.hub.flag_membership(account),
+                Ok(Event::Membership { account, group }) => {
+                    self.hub.flag_membership(account);
+                    self.hub.flag_requests(group);
+                }
                 Ok(Event::TerminalRevoked { terminal }) => self.hub.close_terminal(terminal),
                 Ok(Event::AccountClosed { account }) => self.hub.close_account(account),
                 // Streams carry the directories of groups; an own card reaches them as group
@@ -539,6 +558,15 @@ impl Feed {
             let groups: Vec<GroupId> = self.groups.keys().copied().collect();
             for group in groups {
                 self.catch_up(group, &mut items, false).await?;
+            }
+        }
+        for group in inbox.requests {
+            if !self.groups.contains_key(&group) {
+                continue;
+            }
+            let membership = self.roster.store.membership(group, self.caller.account.id).await?;
+            if membership.is_some_and(|m| m.is_admin()) {
+                items.push(FeedItem::Requests { group });
             }
         }
         for batch in inbox.batches {

@@ -186,6 +186,7 @@ async fn send_items(socket: &mut WebSocket, feed: &Feed, items: Vec<FeedItem>) -
             }
             FeedItem::Left { group } => queue(socket, encode(&ServerFrame::Left { group: group.0 })).await?,
             FeedItem::Resync { group } => queue(socket, encode(&ServerFrame::Resync { group: group.0 })).await?,
+            FeedItem::Requests { group } => queue(socket, encode(&ServerFrame::Requests { group: group.0 })).await?,
             FeedItem::Changes(batch) => {
                 for (subject, frame) in rendered(&batch) {
                     // Hub batches are computed once for every member; nobody receives their own card.

@@ -37,6 +37,8 @@ struct GroupNav {
     id: GroupId,
     /// Its name, as typed by an admin (escaped by the templates).
     name: String,
+    /// Its version when the page was read (the script follows the stream from there).
+    version: i64,
 }
 
 impl GroupNav {
@@ -44,6 +46,7 @@ impl GroupNav {
         GroupNav {
             id: group.id,
             name: group.name.clone(),
+            version: group.version,
         }
     }
 }
