@@ -23,3 +23,5 @@ mod steps;
 mod story;
 #[path = "support.rs"]
 mod support;
+#[path = "browser/window.rs"]
+mod window;

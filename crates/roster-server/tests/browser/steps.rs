@@ -2,7 +2,8 @@
 //! one without: each fills and submits a form by the element ids of `web-spec.md`, then
 //! waits for the page it leads to.
 
-use crate::harness::{Window, eventually};
+use crate::harness::eventually;
+use crate::window::Window;
 use anyhow::{Context, Result, bail, ensure};
 use serde::Deserialize;
 use thirtyfour::prelude::*;
