@@ -96,12 +96,32 @@ async fn from_an_invite_link_to_each_others_directory_with_live_updates() -> Res
         "the preview shows the phone in international form: {preview}"
     );
     inspect(&member, Some("share")).await?;
+    // The admin has the members page open before the request comes.
+    admin.goto(&format!("/groups/{group}/members")).await?;
+    ensure!(admin.all("#pending .pending").await?.is_empty(), "no request yet");
+    admin
+        .driver
+        .execute("window.rosterNotReloaded = true;", Vec::new())
+        .await?;
     member.submit("share-join").await?;
     member
         .wait_for_path("the waiting page", |p| p == format!("/groups/{group}/waiting"))
         .await?;
     member.id("waiting").await?;
     inspect(&member, Some("waiting")).await?;
+
+    // The request appears on the admin's open members page without a reload.
+    let watching = &admin;
+    eventually(
+        "the admin's members page to list the request by itself",
+        || async move { Ok(watching.all("#pending .pending").await?.len() == 1) },
+    )
+    .await?;
+    let same_page = admin
+        .driver
+        .execute("return window.rosterNotReloaded === true;", Vec::new())
+        .await?;
+    ensure!(same_page.convert::<bool>()?, "the admin's members page was reloaded");
 
     // The admin approves; the member's waiting page moves on by itself.
     let bea_id = pending_request(&admin, group).await?;
