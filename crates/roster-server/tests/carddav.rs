@@ -986,3 +986,53 @@ async fn a_token_older_than_the_compacted_log_expires() {
     let (nothing, _) = dav.sync("contacts", &token).await;
     assert_eq!(nothing.responses().len(), 0, "{}", nothing.body);
 }
+
+#[tokio::test]
+async fn a_forged_or_borrowed_sync_token_is_refused_and_lists_nobody() {
+    let s = setup().await;
+    // Dora is in no group with anyone; she knows the choir's id (ids are not secrets).
+    let dora = s.server.user("dora").await;
+    dora.set_card("Dora", "030 4444444").await;
+    let dav = Dav::for_user(&dora).await;
+    let (_, honest) = dav.sync("contacts", "").await;
+
+    // A token in the unsigned layout naming the choir at version 0: before tokens were signed,
+    // this listed the choir's members as removals.
+    use base64::Engine;
+    let mut forged = vec![1u8, 0];
+    forged.extend_from_slice(&1u32.to_be_bytes());
+    forged.extend_from_slice(s.choir.as_bytes());
+    forged.extend_from_slice(&0i64.to_be_bytes());
+    forged.extend_from_slice(&0u64.to_be_bytes());
+    let unsigned = format!(
+        "urn:x-roster:sync:{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&forged)
+    );
+    // The same with the current format byte and a made-up MAC, and Dora's own token edited.
+    let mut with_mac = forged.clone();
+    with_mac[0] = 2;
+    with_mac.extend_from_slice(&[0u8; 16]);
+    let made_up = format!(
+        "urn:x-roster:sync:{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&with_mac)
+    );
+    let mut edited = honest.clone();
+    edited.replace_range(edited.len() - 3.., "AAA");
+    // Anna's real token of the contacts book, replayed by Dora.
+    let anna = Dav::for_user(&s.anna).await;
+    let (_, borrowed) = anna.sync("contacts", "").await;
+    for token in [unsigned, made_up, edited, borrowed] {
+        let body = format!(
+            r#"<d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+        );
+        let answer = dav.report(&dav.book("contacts"), &body).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{token}: {}", answer.body);
+        assert!(answer.body.contains("<D:valid-sync-token/>"), "{}", answer.body);
+        for member in [s.anna.id, s.ben.id, s.cara.id] {
+            assert!(!answer.body.contains(&member.to_string()), "{token} leaks {member}");
+        }
+    }
+    // Her honest token still works.
+    let (again, _) = dav.sync("contacts", &honest).await;
+    assert!(again.responses().is_empty(), "{}", again.body);
+}

@@ -147,8 +147,54 @@ struct Paging {
     rest: Option<Marks>,
 }
 
-/// The first byte of every token; tokens written in another format are stale.
-const TOKEN_FORMAT: u8 = 1;
+/// The first byte of every token; tokens written in another format are stale (format 1 had
+/// no MAC).
+const TOKEN_FORMAT: u8 = 2;
+/// Bytes of the MAC at the end of every token.
+const TOKEN_MAC_BYTES: usize = 16;
+/// The name of the sync-token key among the server's keys.
+const SYNC_TOKEN_KEY: &str = "sync_token_key";
+
+/// Signs and checks the sync tokens of one account's book. A token is the server's word
+/// about what a client holds; signed with a key kept in the database and bound to the account
+/// and book it was issued for, it cannot be forged or edited (a made-up token could otherwise
+/// name a group the caller is not in), nor replayed by another account or on another book.
+struct Seal<'a> {
+    key: &'a ring::hmac::Key,
+    account: AccountId,
+    book: String,
+}
+
+impl Seal<'_> {
+    fn mac(&self, payload: &[u8]) -> ring::hmac::Tag {
+        let mut context = ring::hmac::Context::with_key(self.key);
+        context.update(b"roster sync token\0");
+        context.update(self.account.0.as_bytes());
+        context.update(self.book.as_bytes());
+        context.update(b"\0");
+        context.update(payload);
+        context.sign()
+    }
+
+    /// The token as a client receives it: a URI of the payload and its MAC.
+    fn seal(&self, token: &Token) -> String {
+        let mut bytes = token.to_bytes();
+        let tag = self.mac(&bytes);
+        bytes.extend_from_slice(&tag.as_ref()[..TOKEN_MAC_BYTES]);
+        format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// The token a client sent back, if this server issued it for this account and book.
+    fn open(&self, token: &str) -> Option<Token> {
+        let bytes = URL_SAFE_NO_PAD.decode(token.strip_prefix(TOKEN_PREFIX)?).ok()?;
+        let split = bytes.len().checked_sub(TOKEN_MAC_BYTES)?;
+        let (payload, tag) = bytes.split_at(split);
+        let expected = self.mac(payload);
+        #[allow(deprecated)] // ring keeps this comparison for exactly this use
+        ring::constant_time::verify_slices_are_equal(&expected.as_ref()[..TOKEN_MAC_BYTES], tag).ok()?;
+        Token::from_bytes(payload)
+    }
+}
 /// Bytes of one mark: id, version, name tag.
 const MARK_BYTES: usize = 16 + 8 + 8;
 
@@ -196,7 +242,7 @@ impl Token {
         Token { held, paging: None }
     }
 
-    fn encode(&self) -> String {
+    fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = vec![TOKEN_FORMAT];
         match &self.paging {
             None => bytes.push(0),
@@ -209,16 +255,11 @@ impl Token {
             }
         }
         put_marks(&mut bytes, &self.held);
-        format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes))
+        bytes
     }
 
-    fn decode(token: &str) -> Option<Token> {
-        let bytes = URL_SAFE_NO_PAD.decode(token.strip_prefix(TOKEN_PREFIX)?).ok()?;
-        if bytes.is_empty() {
-            // A viewer in no group at all.
-            return Some(Token::default());
-        }
-        let mut reader = TokenReader(&bytes);
+    fn from_bytes(bytes: &[u8]) -> Option<Token> {
+        let mut reader = TokenReader(bytes);
         let [format, kind] = reader.take()?;
         if format != TOKEN_FORMAT {
             return None;
@@ -613,6 +654,24 @@ impl Roster {
         Ok(Scope { book, groups })
     }
 
+    /// The seal of a caller's book's tokens (the key is read once, made on first use).
+    async fn seal(&self, caller: &Caller, book: Book) -> Result<Seal<'_>> {
+        let key = self
+            .sync_key
+            .get_or_try_init(|| async {
+                let mut candidate = [0u8; 32];
+                rand::fill(&mut candidate);
+                let secret = self.store.server_key(SYNC_TOKEN_KEY, &candidate).await?;
+                Ok::<_, Error>(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &secret))
+            })
+            .await?;
+        Ok(Seal {
+            key,
+            account: caller.account.id,
+            book: book.key(),
+        })
+    }
+
     fn scope_marks(scope: &Scope) -> Marks {
         scope.groups.iter().map(|(g, _)| (g.id.0, Mark::of(g))).collect()
     }
@@ -621,12 +680,12 @@ impl Roster {
         Token::complete(Self::scope_marks(scope))
     }
 
-    fn me_token(caller: &Caller, revision: i64) -> String {
+    fn me_token(seal: &Seal<'_>, caller: &Caller, revision: i64) -> String {
         let mark = Mark {
             version: revision,
             name: 0,
         };
-        Token::complete(Marks::from([(caller.account.id.0, mark)])).encode()
+        seal.seal(&Token::complete(Marks::from([(caller.account.id.0, mark)])))
     }
 
     /// The books the terminal's address-book home lists: `contacts`, `me`, and one per active
@@ -644,10 +703,11 @@ impl Roster {
         if listed {
             let scope = self.scope(caller, Book::Contacts).await?;
             for (group, _) in &scope.groups {
+                let seal = self.seal(caller, Book::Group(group.id)).await?;
                 books.push(BookInfo {
                     book: Book::Group(group.id),
                     name: group.name.clone(),
-                    token: Token::complete(Marks::from([(group.id.0, Mark::of(group))])).encode(),
+                    token: seal.seal(&Token::complete(Marks::from([(group.id.0, Mark::of(group))]))),
                     writable: false,
                 });
             }
@@ -657,19 +717,20 @@ impl Roster {
 
     /// One book's name and current token; `NotFound` for a group the viewer is not in.
     pub async fn book(&self, caller: &Caller, book: Book) -> Result<BookInfo> {
+        let seal = self.seal(caller, book).await?;
         let (name, token) = match book {
             Book::Me => {
                 let revision = self.store.card(caller.account.id).await?.map_or(0, |c| c.revision);
-                ("My card".to_string(), Self::me_token(caller, revision))
+                ("My card".to_string(), Self::me_token(&seal, caller, revision))
             }
             Book::Contacts => {
                 let scope = self.scope(caller, book).await?;
-                ("Contacts".to_string(), Self::scope_token(&scope).encode())
+                ("Contacts".to_string(), seal.seal(&Self::scope_token(&scope)))
             }
             Book::Group(_) => {
                 let scope = self.scope(caller, book).await?;
                 let name = scope.groups.first().map(|(g, _)| g.name.clone()).unwrap_or_default();
-                (name, Self::scope_token(&scope).encode())
+                (name, seal.seal(&Self::scope_token(&scope)))
             }
         };
         Ok(BookInfo {
@@ -694,14 +755,15 @@ impl Roster {
     /// Every card of a book, ordered by subject, with the book's token at the time of reading.
     pub async fn book_cards(&self, caller: &Caller, book: Book) -> Result<(Arc<[BookCard]>, String)> {
         self.limits.read(caller.account.id)?;
+        let seal = self.seal(caller, book).await?;
         if book == Book::Me {
             let stored = self.store.card(caller.account.id).await?;
             let revision = stored.as_ref().map_or(0, |c| c.revision);
             let cards = stored.iter().filter_map(|s| Self::my_book_card(caller, s)).collect();
-            return Ok((cards, Self::me_token(caller, revision)));
+            return Ok((cards, Self::me_token(&seal, caller, revision)));
         }
         let scope = self.scope(caller, book).await?;
-        let token = Self::scope_token(&scope).encode();
+        let token = seal.seal(&Self::scope_token(&scope));
         Ok((self.listing(caller, &scope).await?, token))
     }
 
@@ -860,15 +922,16 @@ impl Roster {
         nresults: Option<usize>,
     ) -> Result<SyncPage> {
         self.limits.read(caller.account.id)?;
+        let seal = self.seal(caller, book).await?;
         if book == Book::Me {
-            return self.my_sync(caller, token).await;
+            return self.my_sync(&seal, caller, token).await;
         }
         // Below: subjects up to `after`, held at those marks. Beyond: held at those marks, or
         // not at all.
         let (below, beyond) = if token.is_empty() {
             (None, None)
         } else {
-            match Token::decode(token).ok_or_else(stale_token)? {
+            match seal.open(token).ok_or_else(stale_token)? {
                 Token { held, paging: None } => (None, Some(held)),
                 Token {
                     held,
@@ -956,19 +1019,19 @@ impl Roster {
             cards,
             upserts,
             removed,
-            token: token.encode(),
+            token: seal.seal(&token),
             truncated: last.is_some(),
         })
     }
 
     /// The sync answer of `me`: the card when it changed since the token (always one page).
-    async fn my_sync(&self, caller: &Caller, token: &str) -> Result<SyncPage> {
+    async fn my_sync(&self, seal: &Seal<'_>, caller: &Caller, token: &str) -> Result<SyncPage> {
         let stored = self.store.card(caller.account.id).await?;
         let revision = stored.as_ref().map_or(0, |c| c.revision);
         let changed = if token.is_empty() {
             true
         } else {
-            let old = Token::decode(token).ok_or_else(stale_token)?;
+            let old = seal.open(token).ok_or_else(stale_token)?;
             let since = old.held.get(&caller.account.id.0).map(|m| m.version);
             match since {
                 Some(since) if old.held.len() == 1 && old.paging.is_none() && since <= revision => since != revision,
@@ -984,7 +1047,7 @@ impl Roster {
             upserts: (0..cards.len()).collect(),
             cards,
             removed: Vec::new(),
-            token: Self::me_token(caller, revision),
+            token: Self::me_token(seal, caller, revision),
             truncated: false,
         })
     }
@@ -1053,24 +1116,37 @@ mod tests {
     }
     use roster_proto::api::{Phone, PhoneKind};
 
+    fn key(byte: u8) -> ring::hmac::Key {
+        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &[byte; 32])
+    }
+
     #[test]
     fn tokens_round_trip_and_are_uris() {
+        let key = key(1);
+        let account = AccountId(Uuid::new_v4());
+        let seal = Seal {
+            key: &key,
+            account,
+            book: Book::Contacts.key(),
+        };
         let mark = |version, name| Mark { version, name };
         let token = Token::complete(Marks::from([
             (Uuid::new_v4(), mark(7, 1)),
             (Uuid::new_v4(), mark(0, u64::MAX)),
         ]));
-        let encoded = token.encode();
+        let encoded = seal.seal(&token);
         assert!(encoded.starts_with("urn:") && encoded.contains(':'));
-        assert_eq!(Token::decode(&encoded).as_ref(), Some(&token));
-        assert_eq!(Token::decode("urn:x-roster:sync:"), Some(Token::default()));
+        assert_eq!(seal.open(&encoded).as_ref(), Some(&token));
+        let nothing = seal.seal(&Token::default());
+        assert_eq!(seal.open(&nothing), Some(Token::default()));
         for bad in [
             "",
             "http://example.com/sync/1",
+            "urn:x-roster:sync:",
             "urn:x-roster:sync:abc",
             "urn:x-roster:sync:!!",
         ] {
-            assert_eq!(Token::decode(bad), None, "{bad}");
+            assert_eq!(seal.open(bad), None, "{bad}");
         }
         // Paging tokens, after a first page and after a page of changes, are URIs too.
         for rest in [None, Some(token.held.clone())] {
@@ -1081,16 +1157,56 @@ mod tests {
                     rest,
                 }),
             };
-            let encoded = paging.encode();
+            let encoded = seal.seal(&paging);
             assert!(encoded.starts_with(TOKEN_PREFIX), "{encoded}");
-            assert_eq!(Token::decode(&encoded), Some(paging));
+            assert_eq!(seal.open(&encoded), Some(paging));
             // Cut or padded tokens are refused, not misread.
-            assert_eq!(Token::decode(&encoded[..encoded.len() - 4]), None);
-            assert_eq!(Token::decode(&format!("{encoded}AAAA")), None);
+            assert_eq!(seal.open(&encoded[..encoded.len() - 4]), None);
+            assert_eq!(seal.open(&format!("{encoded}AAAA")), None);
         }
         // Tokens of the format before names were tagged are stale: their clients start again.
         let old_format = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode([7u8; 24]));
-        assert_eq!(Token::decode(&old_format), None);
+        assert_eq!(seal.open(&old_format), None);
+    }
+
+    #[test]
+    fn tokens_open_only_for_the_account_and_book_they_were_issued_for() {
+        let key = key(1);
+        let account = AccountId(Uuid::new_v4());
+        let seal = |key, account, book: Book| Seal {
+            key,
+            account,
+            book: book.key(),
+        };
+        let issued = seal(&key, account, Book::Contacts);
+        let token = Token::complete(Marks::from([(Uuid::new_v4(), Mark { version: 3, name: 9 })]));
+        let sealed = issued.seal(&token);
+        assert_eq!(issued.open(&sealed), Some(token.clone()));
+        let other_key = self::key(2);
+        let group = Book::Group(GroupId(Uuid::new_v4()));
+        for wrong in [
+            seal(&key, AccountId(Uuid::new_v4()), Book::Contacts),
+            seal(&key, account, group),
+            seal(&key, account, Book::Me),
+            seal(&other_key, account, Book::Contacts),
+        ] {
+            assert_eq!(wrong.open(&sealed), None, "{}", wrong.book);
+        }
+        // An edited payload (a mark's version raised, a group swapped in) fails the MAC.
+        let bytes = URL_SAFE_NO_PAD
+            .decode(sealed.strip_prefix(TOKEN_PREFIX).unwrap())
+            .unwrap();
+        for at in [3, 10, 20, bytes.len() - 20] {
+            let mut edited = bytes.clone();
+            edited[at] ^= 1;
+            let forged = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(&edited));
+            assert_eq!(issued.open(&forged), None, "byte {at}");
+        }
+        // An unsigned token in the old layout, naming any group, is refused.
+        let mut unsigned = vec![1u8, 0];
+        put_marks(&mut unsigned, &token.held);
+        let forged = format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(&unsigned));
+        assert_eq!(issued.open(&forged), None);
     }
 
     #[test]

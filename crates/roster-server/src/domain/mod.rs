@@ -82,6 +82,7 @@ pub struct Roster {
     open_streams: std::sync::Mutex<HashMap<ids::AccountId, usize>>,
     push: push::PushState,
     form_key: tokio::sync::OnceCell<ring::hmac::Key>,
+    sync_key: tokio::sync::OnceCell<ring::hmac::Key>,
 }
 
 impl std::fmt::Debug for Roster {
@@ -109,6 +110,7 @@ impl Roster {
             open_streams: std::sync::Mutex::default(),
             push: push::PushState::default(),
             form_key: tokio::sync::OnceCell::new(),
+            sync_key: tokio::sync::OnceCell::new(),
         }
     }
 
