@@ -17,6 +17,7 @@ pub mod domain;
 pub mod http;
 pub mod push;
 pub mod store;
+pub mod webpush;
 
 pub use app::Application;
 pub use config::Config;

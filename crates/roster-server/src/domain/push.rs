@@ -1,7 +1,8 @@
 //! WebDAV-Push (draft-bitfire-webdav-push) registrations of address books: which terminal
 //! wants to hear about which book, at which push resource, until when; which registrations a
 //! committed change concerns; and what to tell them — the book's topic and current sync token,
-//! never card data. Delivery (encryption, VAPID signing, HTTP) belongs to [`crate::push`].
+//! never card data. Delivery (encryption, VAPID signing, HTTP) belongs to [`crate::push`], the cryptography to
+//! [`crate::webpush`].
 //!
 //! Push resources are outbound URLs chosen by clients, so only allow-listed origins are
 //! accepted (the server would otherwise post to anything a client names).
@@ -12,7 +13,7 @@ use super::error::{Error, Result};
 use super::ids::{AccountId, RegistrationId, TerminalId};
 use super::{Roster, now};
 use crate::bus::Event;
-use crate::push::crypto::{self, VapidKey};
+use crate::webpush::{self as crypto, VapidKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::hmac;

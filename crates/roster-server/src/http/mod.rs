@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod serve;
 pub mod stream;
 pub mod web;
+pub mod wire;
 
 use crate::domain::Roster;
 use axum::Router;

@@ -5,9 +5,9 @@
 //! encoded once and shared by every connection that sends it.
 
 use super::AppState;
-use super::api::directory::delta_to_wire;
 use super::auth::{Auth, bearer_token};
 use super::error::{ApiError, ApiResult, Json, Query};
+use super::wire::delta_to_wire;
 use crate::domain::Error;
 use crate::domain::directory::Delta;
 use crate::domain::feed::{Batch, CloseReason, Feed, FeedItem, TICKET_TTL};

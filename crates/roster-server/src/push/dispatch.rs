@@ -5,11 +5,10 @@
 //! push; when it is due, it is told the book's token *then*, so a burst of changes costs one
 //! or two pushes, the last one current.
 
-use super::crypto;
 use super::sender::{Outcome, Sender};
 use crate::domain::Roster;
 use crate::domain::ids::RegistrationId;
-use crate::http::carddav::xml;
+use crate::webpush as crypto;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,7 +100,7 @@ async fn deliver(roster: &Roster, sender: &Sender, id: RegistrationId) {
             return;
         };
         let subscription = &message.registration.subscription;
-        let body = xml::push_message(&message.topic, &message.token);
+        let body = super::message::push_message(&message.topic, &message.token);
         let sealed = match crypto::encrypt(body.as_bytes(), &subscription.public_key, &subscription.auth_secret) {
             Ok(sealed) => sealed,
             Err(e) => {

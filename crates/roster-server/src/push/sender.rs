@@ -5,9 +5,9 @@
 //! Push resources are capabilities (whoever knows one can push to that client): they are
 //! never logged, and errors are worded without them.
 
-use super::crypto::VapidKey;
 use super::guard::{PublicResolver, admitting};
 use crate::domain::push::PushOrigin;
+use crate::webpush::VapidKey;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

@@ -1,14 +1,15 @@
 //! A member's directory of a group, whole (paged, searchable) or as changes since a cursor.
 
-use crate::domain::directory::{Delta, encode_cursor};
+use crate::domain::directory::encode_cursor;
 use crate::domain::ids::GroupId;
 use crate::http::AppState;
 use crate::http::auth::Auth;
 use crate::http::error::{ApiResult, Json, Path, Query};
+use crate::http::wire::delta_to_wire;
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use roster_proto::api::{ChangesPage, DirectoryChange, DirectoryEntry, DirectoryPage, Problem};
+use roster_proto::api::{ChangesPage, DirectoryEntry, DirectoryPage, Problem};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -93,15 +94,4 @@ pub(super) async fn get_changes(
         cursor: changes.cursor,
         more: changes.more,
     }))
-}
-
-/// A sync-engine delta as it goes on the wire.
-pub(crate) fn delta_to_wire(delta: Delta) -> DirectoryChange {
-    match delta {
-        Delta::Upsert(account, card) => DirectoryChange::Upsert {
-            account_id: account.0,
-            card,
-        },
-        Delta::Remove(account) => DirectoryChange::Remove { account_id: account.0 },
-    }
 }

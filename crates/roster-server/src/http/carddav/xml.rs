@@ -12,7 +12,7 @@ use quick_xml::name::ResolveResult;
 use std::fmt::Write as _;
 
 mod push;
-pub use push::{PUSH, PushRegister, Triggers, http_date, parse_http_date, parse_push_register, push_message};
+pub use push::{PUSH, PushRegister, Triggers, http_date, parse_http_date, parse_push_register};
 
 /// The WebDAV namespace.
 pub const DAV: &str = "DAV:";

@@ -1,16 +1,14 @@
 //! WebDAV-Push XML (namespace `https://bitfire.at/webdav-push`): the `push-register` body a
 //! client posts to a book, the `push-message` a push carries, and the HTTP dates they use.
 
-use super::{DAV, Element, XmlError, parse_tree};
+use super::{Element, XmlError, parse_tree};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use quick_xml::escape::partial_escape;
 use time::format_description::FormatItem;
 use time::macros::format_description;
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-/// The WebDAV-Push namespace.
-pub const PUSH: &str = "https://bitfire.at/webdav-push";
+pub use crate::push::message::PUSH;
 
 /// `IMF-fixdate` (RFC 9110 §5.6.7), always in GMT.
 const IMF_FIXDATE: &[FormatItem<'static>] =
@@ -98,17 +96,6 @@ pub fn parse_push_register(body: &str) -> Result<PushRegister, XmlError> {
     })
 }
 
-/// The body of a push: the book's topic and its sync token after the change.
-pub fn push_message(topic: &str, sync_token: &str) -> String {
-    format!(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<P:push-message xmlns:D=\"{DAV}\" xmlns:P=\"{PUSH}\">\
-         <P:topic>{}</P:topic><P:content-update><D:sync-token>{}</D:sync-token></P:content-update>\
-         </P:push-message>\n",
-        partial_escape(topic),
-        partial_escape(sync_token)
-    )
-}
-
 /// Formats a time as an HTTP date (`Expires`).
 pub fn http_date(at: OffsetDateTime) -> String {
     let utc = at.to_offset(time::UtcOffset::UTC);
@@ -191,13 +178,5 @@ mod tests {
             parse_push_register(r#"<propfind xmlns="DAV:"/>"#),
             Err(XmlError::Unexpected(_))
         ));
-    }
-
-    #[test]
-    fn push_messages_carry_topic_and_token_escaped() {
-        let message = push_message("abc", "urn:x-roster:sync:A&B");
-        assert!(message.contains("<P:topic>abc</P:topic>"));
-        assert!(message.contains("<D:sync-token>urn:x-roster:sync:A&amp;B</D:sync-token>"));
-        assert!(message.contains("xmlns:P=\"https://bitfire.at/webdav-push\""));
     }
 }

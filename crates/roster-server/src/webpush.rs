@@ -1,6 +1,9 @@
 //! Web Push message encryption (RFC 8291 over the `aes128gcm` content coding of RFC 8188) and
 //! VAPID tokens (RFC 8292), on ring's primitives. No I/O and no clock: times come in as
 //! arguments, and the only randomness is ring's system generator for salts and ephemeral keys.
+//!
+//! A leaf below every layer: the domain checks subscription keys and keeps the VAPID key with
+//! it, the push door encrypts and signs with it, and it imports neither.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
