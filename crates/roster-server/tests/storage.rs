@@ -159,3 +159,55 @@ async fn a_full_or_read_only_database_keeps_reads_and_refuses_writes_with_503() 
     assert_eq!(check, "ok");
     task.abort();
 }
+
+#[tokio::test]
+async fn an_unknown_stored_value_is_an_error_never_read_as_a_valid_one() {
+    // A role, state, join policy or terminal kind that no version of Roster writes (a hand
+    // edit, a damaged file) used to be read as `member`, `removed`, `invite_only` or
+    // `session`; a damaged `owner` row must not become an ordinary member silently, nor an
+    // unknown credential kind a full-rights session.
+    let server = crate::support::TestServer::start().await;
+    let ada = server.user("ada").await;
+    let group = ada.create_group("Club", "approval").await;
+    // One connection: the pragma that lets the edit past SQLite's CHECK constraints is per
+    // connection, as a hand edit in the sqlite3 shell would be.
+    use sqlx::Connection;
+    let mut db = sqlx::SqliteConnection::connect(&server.database_url).await.unwrap();
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let path = format!("/api/v1/groups/{group}");
+    assert_eq!(ada.get(&path).await.0, reqwest::StatusCode::OK);
+    for (table, column, good) in [
+        ("memberships", "role", "owner"),
+        ("memberships", "state", "active"),
+        ("groups", "join_policy", "approval"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = 'bogus'")))
+            .execute(&mut db)
+            .await
+            .unwrap();
+        let (status, body) = ada.get(&path).await;
+        assert_eq!(
+            status,
+            reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+            "{table}.{column}: {body}"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = '{good}'")))
+            .execute(&mut db)
+            .await
+            .unwrap();
+        assert_eq!(
+            ada.get(&path).await.0,
+            reqwest::StatusCode::OK,
+            "{table}.{column} restored"
+        );
+    }
+    sqlx::query("UPDATE terminals SET kind = 'bogus'")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let (status, _) = ada.get("/api/v1/me").await;
+    assert_eq!(status, reqwest::StatusCode::INTERNAL_SERVER_ERROR);
+}

@@ -139,11 +139,18 @@ fn role_str(role: Role) -> &'static str {
     }
 }
 
-fn parse_role(s: &str) -> Role {
+/// A stored value that no version of Roster writes: the database was changed by hand or is
+/// damaged. Refused rather than read as some valid value.
+fn corrupt(what: &str, value: &str) -> Error {
+    Error::Internal(anyhow::anyhow!("the database holds an unknown {what}: `{value}`"))
+}
+
+fn parse_role(s: &str) -> Result<Role> {
     match s {
-        "owner" => Role::Owner,
-        "admin" => Role::Admin,
-        _ => Role::Member,
+        "owner" => Ok(Role::Owner),
+        "admin" => Ok(Role::Admin),
+        "member" => Ok(Role::Member),
+        other => Err(corrupt("role", other)),
     }
 }
 
@@ -156,12 +163,13 @@ fn state_str(state: MembershipState) -> &'static str {
     }
 }
 
-fn parse_state(s: &str) -> MembershipState {
+fn parse_state(s: &str) -> Result<MembershipState> {
     match s {
-        "pending" => MembershipState::Pending,
-        "active" => MembershipState::Active,
-        "left" => MembershipState::Left,
-        _ => MembershipState::Removed,
+        "pending" => Ok(MembershipState::Pending),
+        "active" => Ok(MembershipState::Active),
+        "left" => Ok(MembershipState::Left),
+        "removed" => Ok(MembershipState::Removed),
+        other => Err(corrupt("membership state", other)),
     }
 }
 
@@ -173,11 +181,12 @@ fn policy_str(policy: JoinPolicy) -> &'static str {
     }
 }
 
-fn parse_policy(s: &str) -> JoinPolicy {
+fn parse_policy(s: &str) -> Result<JoinPolicy> {
     match s {
-        "approval" => JoinPolicy::Approval,
-        "open_with_link" => JoinPolicy::OpenWithLink,
-        _ => JoinPolicy::InviteOnly,
+        "invite_only" => Ok(JoinPolicy::InviteOnly),
+        "approval" => Ok(JoinPolicy::Approval),
+        "open_with_link" => Ok(JoinPolicy::OpenWithLink),
+        other => Err(corrupt("join policy", other)),
     }
 }
 
@@ -242,22 +251,25 @@ macro_rules! select_terminals {
     };
 }
 
-impl From<TerminalRow> for Terminal {
-    fn from(row: TerminalRow) -> Self {
-        Terminal {
+impl TryFrom<TerminalRow> for Terminal {
+    type Error = Error;
+
+    fn try_from(row: TerminalRow) -> Result<Self> {
+        Ok(Terminal {
             id: TerminalId(row.id),
             account_id: AccountId(row.account_id),
-            name: row.name,
             kind: match row.kind.as_str() {
+                "session" => TerminalKind::Session,
                 "app_password" => TerminalKind::AppPassword,
                 "web" => TerminalKind::Web,
-                _ => TerminalKind::Session,
+                other => return Err(corrupt("terminal kind", other)),
             },
+            name: row.name,
             created_at: from_ts(row.created_at),
             last_seen_at: row.last_seen_at.map(from_ts),
             group_books: row.group_books,
             client: row.client,
-        }
+        })
     }
 }
 
@@ -275,20 +287,22 @@ struct GroupRow {
     created_at: i64,
 }
 
-impl From<GroupRow> for Group {
-    fn from(row: GroupRow) -> Self {
-        Group {
+impl TryFrom<GroupRow> for Group {
+    type Error = Error;
+
+    fn try_from(row: GroupRow) -> Result<Self> {
+        Ok(Group {
             id: GroupId(row.id),
             name: row.name,
             description: row.description,
             owner_id: AccountId(row.owner_id),
-            join_policy: parse_policy(&row.join_policy),
+            join_policy: parse_policy(&row.join_policy)?,
             member_limit: u32::try_from(row.member_limit).unwrap_or(u32::MAX),
             version: row.version,
             floor: row.floor,
             member_count: u64::try_from(row.active_count).unwrap_or(0),
             created_at: from_ts(row.created_at),
-        }
+        })
     }
 }
 
@@ -302,16 +316,18 @@ struct MembershipRow {
     updated_at: i64,
 }
 
-impl From<MembershipRow> for Membership {
-    fn from(row: MembershipRow) -> Self {
-        Membership {
+impl TryFrom<MembershipRow> for Membership {
+    type Error = Error;
+
+    fn try_from(row: MembershipRow) -> Result<Self> {
+        Ok(Membership {
             group_id: GroupId(row.group_id),
             account_id: AccountId(row.account_id),
-            role: parse_role(&row.role),
-            state: parse_state(&row.state),
+            role: parse_role(&row.role)?,
+            state: parse_state(&row.state)?,
             share: ShareFields::from_bits(row.share),
             since: from_ts(row.updated_at),
-        }
+        })
     }
 }
 
@@ -327,7 +343,7 @@ impl MemberCardRow {
     fn into_member_card(self) -> Result<MemberCard> {
         Ok(MemberCard {
             account_id: AccountId(self.account_id),
-            state: parse_state(&self.state),
+            state: parse_state(&self.state)?,
             share: ShareFields::from_bits(self.share),
             card: self.card.as_deref().map(parse_card).transpose()?,
         })
@@ -429,7 +445,7 @@ async fn membership_in(conn: &mut SqliteConnection, group: GroupId, account: Acc
     .fetch_optional(&mut *conn)
     .await
     .map_err(internal)?;
-    Ok(row.map(Membership::from))
+    row.map(Membership::try_from).transpose()
 }
 
 /// Checks that one more active member fits, and counts it.
@@ -677,7 +693,9 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(internal)?;
-        Ok(account.map(|a| (a.account(), Terminal::from(terminal))))
+        account
+            .map(|a| Ok((a.account(), Terminal::try_from(terminal)?)))
+            .transpose()
     }
 
     async fn touch_terminal(&self, id: TerminalId, at: OffsetDateTime) -> Result<()> {
@@ -698,7 +716,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(internal)?;
-        Ok(rows.into_iter().map(Terminal::from).collect())
+        rows.into_iter().map(Terminal::try_from).collect()
     }
 
     async fn set_terminal_group_books(&self, account: AccountId, id: TerminalId, listed: Option<bool>) -> Result<bool> {
@@ -887,7 +905,7 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(internal)?;
-        Ok(row.map(Group::from))
+        row.map(Group::try_from).transpose()
     }
 
     async fn update_group(&self, id: GroupId, update: &GroupUpdate) -> Result<()> {
@@ -950,7 +968,7 @@ impl Store for SqliteStore {
         let mut out = Vec::with_capacity(memberships.len());
         for m in memberships {
             if let Some(group) = self.group(GroupId(m.group_id)).await? {
-                out.push((group, Membership::from(m)));
+                out.push((group, Membership::try_from(m)?));
             }
         }
         Ok(out)
@@ -988,13 +1006,14 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(internal)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| MemberRow {
-                membership: r.membership.into(),
-                display_name: r.display_name,
+        rows.into_iter()
+            .map(|r| {
+                Ok(MemberRow {
+                    membership: r.membership.try_into()?,
+                    display_name: r.display_name,
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn join(&self, joining: &Joining) -> Result<Vec<Change>> {
@@ -1332,7 +1351,7 @@ impl Store for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(internal)?;
-        Ok(account.map(|a| (a.account(), Terminal::from(row))))
+        account.map(|a| Ok((a.account(), Terminal::try_from(row)?))).transpose()
     }
 
     async fn compact_log(&self, keep_versions: i64, before: OffsetDateTime) -> Result<u64> {
