@@ -9,10 +9,11 @@ use roster_server::app::settings;
 use roster_server::config::Config;
 use roster_server::domain::card::Card;
 use roster_server::domain::ids::{AccountId, GroupId};
+use roster_server::domain::model::Joining;
 use roster_server::domain::model::{Account, Group};
 use roster_server::domain::share_policy::ShareFields;
+use roster_server::store::Store;
 use roster_server::store::sqlite::SqliteStore;
-use roster_server::store::{Joining, Store};
 use std::time::Instant;
 use time::OffsetDateTime;
 

@@ -5,11 +5,9 @@ use super::error::{Error, FieldErrors, Result};
 use super::group::invite_code;
 use super::ids::{AccountId, TerminalId};
 use super::limits::client_network;
-use super::model::{Account, NewTerminal, Terminal};
+use super::model::{Account, Joining, LockRule, NewTerminal, PasswordChange, Terminal};
 use super::share_policy::ShareFields;
 use super::{Roster, now};
-use crate::store::Joining;
-use crate::store::credentials::{LockRule, PasswordChange};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use roster_proto::api::{

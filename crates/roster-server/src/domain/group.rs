@@ -8,10 +8,9 @@
 use super::account::{Caller, new_secret, secret_hash};
 use super::error::{Error, FieldErrors, Result};
 use super::ids::{AccountId, GroupId, InviteId};
-use super::model::{Group, GroupUpdate, Invite, MemberRow, Membership};
+use super::model::{Group, GroupUpdate, Invite, Joining, MemberRow, Membership};
 use super::share_policy::ShareFields;
 use super::{Roster, now};
-use crate::store::Joining;
 use roster_proto::api::{
     CardField, CreateGroupRequest, CreateInviteRequest, JoinPolicy, MembershipState, Role, UpdateGroupRequest,
 };

@@ -228,3 +228,56 @@ pub struct Counts {
     /// Terminals that are not revoked.
     pub terminals: u64,
 }
+
+/// A new membership to record: how the account joins.
+#[derive(Debug, Clone)]
+pub struct Joining {
+    /// The group.
+    pub group_id: GroupId,
+    /// The account.
+    pub account_id: AccountId,
+    /// `Active` or `Pending`.
+    pub state: MembershipState,
+    /// Its initial share policy.
+    pub share: ShareFields,
+    /// The invite used, whose use is counted (and checked) in the same transaction.
+    pub invite: Option<InviteId>,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+/// Failed main-password logins of one login name from one client network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailures {
+    /// Failures since the last success (or since the row was purged).
+    pub failures: i64,
+    /// Logins from that network are refused until then.
+    pub locked_until: Option<OffsetDateTime>,
+}
+
+/// How a failure is counted: every `every` failures lock the pair for `lock_for` seconds,
+/// doubled at each further lock, at most `max_doublings` times.
+#[derive(Debug, Clone, Copy)]
+pub struct LockRule {
+    /// Failures per lock.
+    pub every: i64,
+    /// First lock's length in seconds.
+    pub lock_for: i64,
+    /// Most doublings of the lock's length.
+    pub max_doublings: i64,
+}
+
+/// What a password change does to the account's other terminals.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    /// The account.
+    pub account: AccountId,
+    /// The new argon2id PHC string.
+    pub password_hash: &'a str,
+    /// The terminal that asked, which stays.
+    pub keep: TerminalId,
+    /// Whether app passwords (CardDAV devices) stay.
+    pub keep_app_passwords: bool,
+    /// When.
+    pub at: OffsetDateTime,
+}

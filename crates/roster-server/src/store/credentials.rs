@@ -2,48 +2,11 @@
 //! password change that revokes other terminals in the same write. Split from [`super::Store`]
 //! by area; [`super::Store`] requires it, so every store implements both.
 
-use super::Joining;
 use crate::domain::Result;
-use crate::domain::ids::{AccountId, TerminalId};
-use crate::domain::model::{Account, Change};
+use crate::domain::ids::TerminalId;
+use crate::domain::model::{Account, Change, Joining, LockRule, LoginFailures, PasswordChange};
 use async_trait::async_trait;
 use time::OffsetDateTime;
-
-/// Failed main-password logins of one login name from one client network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoginFailures {
-    /// Failures since the last success (or since the row was purged).
-    pub failures: i64,
-    /// Logins from that network are refused until then.
-    pub locked_until: Option<OffsetDateTime>,
-}
-
-/// How a failure is counted: every `every` failures lock the pair for `lock_for` seconds,
-/// doubled at each further lock, at most `max_doublings` times.
-#[derive(Debug, Clone, Copy)]
-pub struct LockRule {
-    /// Failures per lock.
-    pub every: i64,
-    /// First lock's length in seconds.
-    pub lock_for: i64,
-    /// Most doublings of the lock's length.
-    pub max_doublings: i64,
-}
-
-/// What a password change does to the account's other terminals.
-#[derive(Debug, Clone, Copy)]
-pub struct PasswordChange<'a> {
-    /// The account.
-    pub account: AccountId,
-    /// The new argon2id PHC string.
-    pub password_hash: &'a str,
-    /// The terminal that asked, which stays.
-    pub keep: TerminalId,
-    /// Whether app passwords (CardDAV devices) stay.
-    pub keep_app_passwords: bool,
-    /// When.
-    pub at: OffsetDateTime,
-}
 
 /// Storage of credentials' guard data.
 #[async_trait]

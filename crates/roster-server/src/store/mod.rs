@@ -14,7 +14,7 @@ use crate::domain::card::Card;
 use crate::domain::contacts::Book;
 use crate::domain::ids::{AccountId, GroupId, InviteId, RegistrationId, TerminalId};
 use crate::domain::model::{
-    Account, AccountAuth, Change, Counts, DirectorySearch, Group, GroupUpdate, Invite, MemberCard, MemberRow,
+    Account, AccountAuth, Change, Counts, DirectorySearch, Group, GroupUpdate, Invite, Joining, MemberCard, MemberRow,
     Membership, NewTerminal, StoredCard, Terminal,
 };
 use crate::domain::push::PushRegistration;
@@ -22,23 +22,6 @@ use crate::domain::share_policy::ShareFields;
 use async_trait::async_trait;
 use roster_proto::api::{MembershipState, Role};
 use time::OffsetDateTime;
-
-/// A new membership to record: how the account joins.
-#[derive(Debug, Clone)]
-pub struct Joining {
-    /// The group.
-    pub group_id: GroupId,
-    /// The account.
-    pub account_id: AccountId,
-    /// `Active` or `Pending`.
-    pub state: MembershipState,
-    /// Its initial share policy.
-    pub share: ShareFields,
-    /// The invite used, whose use is counted (and checked) in the same transaction.
-    pub invite: Option<InviteId>,
-    /// When.
-    pub at: OffsetDateTime,
-}
 
 /// Storage for everything Roster keeps.
 #[async_trait]

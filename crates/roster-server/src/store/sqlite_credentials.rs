@@ -1,11 +1,12 @@
 //! [`CredentialStore`] on SQLite.
 
 use super::Joining;
-use super::credentials::{CredentialStore, LockRule, LoginFailures, PasswordChange};
+use super::credentials::CredentialStore;
 use super::sqlite::{SqliteStore, from_ts, insert_account, internal, join_in, ts};
 use crate::domain::Result;
 use crate::domain::ids::TerminalId;
 use crate::domain::model::{Account, Change};
+use crate::domain::model::{LockRule, LoginFailures, PasswordChange};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
