@@ -306,6 +306,15 @@ impl TryFrom<GroupRow> for Group {
     }
 }
 
+/// A group and one account's membership in it, read together.
+#[derive(sqlx::FromRow)]
+struct GroupMembershipRow {
+    #[sqlx(flatten)]
+    group: GroupRow,
+    #[sqlx(flatten)]
+    membership: MembershipRow,
+}
+
 #[derive(sqlx::FromRow)]
 struct MembershipRow {
     group_id: Uuid,
@@ -957,21 +966,21 @@ impl Store for SqliteStore {
     }
 
     async fn groups_of(&self, account: AccountId) -> Result<Vec<(Group, Membership)>> {
-        let memberships: Vec<MembershipRow> = sqlx::query_as(
-            "SELECT group_id, account_id, role, state, share, updated_at FROM memberships \
-             WHERE account_id = ? AND state IN ('active', 'pending') ORDER BY group_id",
+        // One query, not one per group: every CardDAV request of the merged book reads this.
+        let rows: Vec<GroupMembershipRow> = sqlx::query_as(
+            "SELECT g.id, g.name, g.description, g.owner_id, g.join_policy, g.member_limit, g.active_count, \
+                    g.version, g.floor, g.created_at, \
+                    m.group_id, m.account_id, m.role, m.state, m.share, m.updated_at \
+             FROM memberships m JOIN groups g ON g.id = m.group_id \
+             WHERE m.account_id = ? AND m.state IN ('active', 'pending') ORDER BY m.group_id",
         )
         .bind(account.0)
         .fetch_all(&self.pool)
         .await
         .map_err(internal)?;
-        let mut out = Vec::with_capacity(memberships.len());
-        for m in memberships {
-            if let Some(group) = self.group(GroupId(m.group_id)).await? {
-                out.push((group, Membership::try_from(m)?));
-            }
-        }
-        Ok(out)
+        rows.into_iter()
+            .map(|row| Ok((Group::try_from(row.group)?, Membership::try_from(row.membership)?)))
+            .collect()
     }
 
     async fn joined_version(&self, group: GroupId, account: AccountId) -> Result<i64> {
