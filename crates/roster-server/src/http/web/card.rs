@@ -6,6 +6,7 @@
 
 use super::auth::FieldErrors;
 use super::error::{WebError, WebResult};
+use super::groups::{photo_uri, shown_number};
 use super::session::{Page, Signed, safe_next};
 use super::{render, render_status, see_other};
 use crate::domain::account::Caller;
@@ -23,7 +24,7 @@ use axum::response::Response;
 use axum::routing::get;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use roster_proto::api::{Address, CardInput, CardView, Email, EmailKind, FieldError, PhoneInput, PhoneKind};
+use roster_proto::api::{Address, CardInput, Email, EmailKind, FieldError, PhoneInput, PhoneKind};
 use serde::Deserialize;
 
 /// Most parts of one card form (fields and rows); more is not a card.
@@ -165,9 +166,7 @@ impl CardForm {
                 .phones
                 .iter()
                 .map(|p| PhoneRow {
-                    number: E164::parse(&p.number, Region::default())
-                        .map(|n| n.international())
-                        .unwrap_or_else(|_| p.number.clone()),
+                    number: shown_number(&p.number),
                     region: region.to_string(),
                     kind: phone_kind_name(p.kind).into(),
                 })
@@ -189,10 +188,7 @@ impl CardForm {
             country: address.country,
             birthday: view.birthday.clone().unwrap_or_default(),
             note: view.note.clone().unwrap_or_default(),
-            photo: view
-                .photo
-                .as_ref()
-                .map(|p| format!("data:{};base64,{}", p.media_type, p.data)),
+            photo: view.photo.as_ref().map(photo_uri),
         }
     }
 
@@ -419,15 +415,17 @@ async fn save(
     let submitted = read_form(multipart, rules.photo_max_bytes).await?;
     page.check_csrf(&state, &headers, &submitted.csrf).await?;
     let region_code = rules.region.to_string();
-    let current = state.roster.card(&caller).await?;
+    // The stored photo, kept when no new file comes and shown again if the card is refused.
+    let stored_photo = state
+        .roster
+        .card(&caller)
+        .await?
+        .and_then(|c| c.card.photo)
+        .map(|p| photo_uri(&p));
     let photo = match (&submitted.photo_upload, submitted.photo_remove) {
         (Some(bytes), _) => Some(STANDARD.encode(bytes)),
         (None, true) => None,
-        (None, false) => current
-            .as_ref()
-            .and_then(|c| c.card.view(ShareFields::ALL))
-            .and_then(|v: CardView| v.photo)
-            .map(|p| format!("data:{};base64,{}", p.media_type, p.data)),
+        (None, false) => stored_photo.clone(),
     };
     let (input, phone_errors) = card_input(&submitted.form, photo.clone(), rules.region);
     let next = safe_next(Some(&submitted.next));
@@ -436,11 +434,7 @@ async fn save(
         Err(Error::Invalid(errors)) => {
             let mut form = submitted.form;
             // The photo shown is the one still stored (an upload is not kept on error).
-            form.photo = current
-                .as_ref()
-                .and_then(|c| c.card.view(ShareFields::ALL))
-                .and_then(|v| v.photo)
-                .map(|p| format!("data:{};base64,{}", p.media_type, p.data));
+            form.photo = stored_photo;
             render_status(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 &CardPage {

@@ -18,7 +18,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use roster_proto::api::{CardField, CardView, MembershipState, Role};
+use roster_proto::api::{CardField, CardView, MembershipState, Photo, Role};
 use serde::Deserialize;
 
 /// Members on one directory page.
@@ -80,12 +80,7 @@ impl ShareChoice {
 }
 
 /// The share form for my card and a chosen set of fields.
-pub(super) async fn share_choice(
-    state: &AppState,
-    _page: &Page,
-    caller: &Caller,
-    chosen: ShareFields,
-) -> WebResult<ShareChoice> {
+pub(super) async fn share_choice(state: &AppState, caller: &Caller, chosen: ShareFields) -> WebResult<ShareChoice> {
     let card = state.roster.card(caller).await?;
     let full = card.as_ref().and_then(|c| c.card.view(ShareFields::ALL));
     let fields = FIELDS
@@ -93,7 +88,10 @@ pub(super) async fn share_choice(
         .map(|(field, key)| FieldChoice {
             key,
             checked: chosen.contains(*field),
-            filled: full.as_ref().and_then(|v| v.clone().into_only(*field)).is_some(),
+            // The domain's rule for "the card has this field", as the audience uses it.
+            filled: card
+                .as_ref()
+                .is_some_and(|c| c.card.view(ShareFields::of(&[*field])).is_some()),
         })
         .collect();
     Ok(ShareChoice {
@@ -112,25 +110,14 @@ pub(super) fn chosen_fields(pairs: &[(String, String)]) -> ShareFields {
     ShareFields::of(&chosen)
 }
 
-trait OnlyField {
-    fn into_only(self, field: CardField) -> Option<CardView>;
+/// A stored (E.164) number as people read it, in international notation.
+pub(super) fn shown_number(e164: &str) -> String {
+    E164::parse(e164, Region::default()).map_or_else(|_| e164.to_string(), |n| n.international())
 }
 
-impl OnlyField for CardView {
-    /// The view restricted to one field, if it has that field.
-    fn into_only(self, field: CardField) -> Option<CardView> {
-        let present = match field {
-            CardField::Name => self.formatted_name.is_some(),
-            CardField::Phones => !self.phones.is_empty(),
-            CardField::Emails => !self.emails.is_empty(),
-            CardField::Organization => self.organization.is_some() || self.title.is_some(),
-            CardField::Address => self.address.is_some(),
-            CardField::Birthday => self.birthday.is_some(),
-            CardField::Note => self.note.is_some(),
-            CardField::Photo => self.photo.is_some(),
-        };
-        present.then_some(self)
-    }
+/// A photo as an `<img src>`: a `data:` URI (the CSP allows `data:` images only).
+pub(super) fn photo_uri(photo: &Photo) -> String {
+    format!("data:{};base64,{}", photo.media_type, photo.data)
 }
 
 /// A card as a page shows it: plain strings, phones in international notation.
@@ -179,22 +166,14 @@ impl Entry {
             phones: view
                 .phones
                 .iter()
-                .map(|p| {
-                    let shown = E164::parse(&p.number, Region::default())
-                        .map(|n| n.international())
-                        .unwrap_or_else(|_| p.number.clone());
-                    (shown, format!("tel:{}", p.number))
-                })
+                .map(|p| (shown_number(&p.number), format!("tel:{}", p.number)))
                 .collect(),
             emails: view.emails.iter().map(|e| e.address.clone()).collect(),
             organization: Some(organization).filter(|o| !o.is_empty()),
             address: address.filter(|a| !a.is_empty()),
             birthday: view.birthday.clone(),
             note: view.note.clone(),
-            photo: view
-                .photo
-                .as_ref()
-                .map(|p| format!("data:{};base64,{}", p.media_type, p.data)),
+            photo: view.photo.as_ref().map(photo_uri),
         }
     }
 }
@@ -329,7 +308,7 @@ async fn share_page(
     let id = group_id(&id)?;
     let group = state.roster.group(&caller, id).await?;
     let policy = state.roster.share_policy(&caller, id).await?;
-    let choice = share_choice(&state, &page, &caller, policy).await?;
+    let choice = share_choice(&state, &caller, policy).await?;
     render(&SharePage {
         page,
         group,
@@ -349,7 +328,7 @@ async fn save_share(
     let fields = chosen_fields(&pairs);
     if pairs.iter().any(|(k, _)| k == "preview") {
         let group = state.roster.group(&caller, id).await?;
-        let choice = share_choice(&state, &page, &caller, fields).await?;
+        let choice = share_choice(&state, &caller, fields).await?;
         return render(&SharePage {
             page,
             group,

@@ -130,7 +130,7 @@ async fn share_step(
         Ok(preview) => preview,
         Err(unusable) => return Ok(unusable),
     };
-    let choice = share_choice(&state, &page, &caller, ShareFields::default_policy()).await?;
+    let choice = share_choice(&state, &caller, ShareFields::default_policy()).await?;
     render(&SharePage {
         needs_approval: preview.group.join_policy == JoinPolicy::Approval,
         code,
@@ -155,7 +155,7 @@ async fn join(
             Ok(preview) => preview,
             Err(unusable) => return Ok(unusable),
         };
-        let choice = share_choice(&state, &page, &caller, fields).await?;
+        let choice = share_choice(&state, &caller, fields).await?;
         return render(&SharePage {
             needs_approval: preview.group.join_policy == JoinPolicy::Approval,
             code,
