@@ -7,6 +7,27 @@ use crate::web_client::Browser;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
+/// The account id of the one pending request of a group, as its admin reads the member list.
+async fn pending_request(admin: &crate::support::User, group: uuid::Uuid) -> String {
+    let members: serde_json::Value = admin
+        .expect(
+            Method::GET,
+            &format!("/api/v1/groups/{group}/members"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let pending: Vec<String> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["state"] == "pending")
+        .map(|m| m["account_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(pending.len(), 1, "one pending request: {members}");
+    pending[0].clone()
+}
+
 #[tokio::test]
 async fn an_invite_link_leads_from_sign_up_through_card_and_sharing_to_the_directory() {
     let server = TestServer::start().await;
@@ -82,21 +103,7 @@ async fn an_invite_link_leads_from_sign_up_through_card_and_sharing_to_the_direc
     assert!(page.has_id("waiting"), "a pending member waits");
 
     // The admin approves; the waiting page moves on to the directory.
-    let members: serde_json::Value = admin
-        .expect(
-            Method::GET,
-            &format!("/api/v1/groups/{group}/members"),
-            None,
-            StatusCode::OK,
-        )
-        .await;
-    let bea = members
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["state"] == "pending")
-        .map(|m| m["account_id"].as_str().unwrap().to_string())
-        .expect("a pending request");
+    let bea = pending_request(&admin, group).await;
     let (status, body) = admin
         .post(&format!("/api/v1/groups/{group}/members/{bea}/approve"), json!({}))
         .await;
@@ -188,9 +195,7 @@ async fn a_form_without_a_valid_token_is_refused_and_changes_nothing() {
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(browser.cookie("roster_session").is_none());
-    let signed = browser
-        .submit("/login", "/login", &[("login", "ada"), ("password", "ada-password")])
-        .await;
+    let signed = browser.sign_in("ada", "ada-password", "").await;
     assert_eq!(signed.status, StatusCode::SEE_OTHER);
     assert!(browser.cookie("roster_session").is_some());
 
@@ -275,9 +280,7 @@ async fn a_revoked_web_session_is_signed_out_at_once_and_no_other_credential_ope
     let server = TestServer::start().await;
     let ada = server.user("ada").await;
     let browser = Browser::new(&server);
-    browser
-        .submit("/login", "/login", &[("login", "ada"), ("password", "ada-password")])
-        .await;
+    browser.sign_in("ada", "ada-password", "").await;
     assert_eq!(browser.get("/groups").await.status, StatusCode::OK);
 
     // The session is a terminal of kind `web`, listed with the others.
@@ -388,9 +391,7 @@ async fn pages_stay_light() {
     let browser = Browser::new(&server);
     let login = browser.get("/login").await;
     assert!(login.body.len() < 100 * 1024);
-    browser
-        .submit("/login", "/login", &[("login", "ada"), ("password", "ada-password")])
-        .await;
+    browser.sign_in("ada", "ada-password", "").await;
     for path in [
         "/groups",
         "/me/card",
@@ -427,9 +428,7 @@ async fn a_page_follows_its_group_only_over_a_ticket_from_its_session() {
     bea.accept(&ada.invite(other).await).await;
 
     let browser = Browser::new(&server);
-    browser
-        .submit("/login", "/login", &[("login", "ada"), ("password", "ada-password")])
-        .await;
+    browser.sign_in("ada", "ada-password", "").await;
     let page = browser.get(&format!("/groups/{shown}")).await;
     let version: i64 = page
         .body
@@ -503,9 +502,7 @@ async fn leaving_a_group_takes_a_confirmation() {
     let bea = server.user("bea").await;
     bea.accept(&ada.invite(group).await).await;
     let browser = Browser::new(&server);
-    browser
-        .submit("/login", "/login", &[("login", "bea"), ("password", "bea-password")])
-        .await;
+    browser.sign_in("bea", "bea-password", "").await;
     let page = format!("/groups/{group}");
     let leave = format!("/groups/{group}/leave");
     let unconfirmed = browser.submit(&page, &leave, &[]).await;
@@ -535,9 +532,7 @@ async fn the_card_form_marks_every_bad_field_saves_nothing_and_takes_a_photo() {
     .await;
     let ada = server.user("ada").await;
     let browser = Browser::new(&server);
-    browser
-        .submit("/login", "/login", &[("login", "ada"), ("password", "ada-password")])
-        .await;
+    browser.sign_in("ada", "ada-password", "").await;
     let csrf = browser.get("/me/card").await.csrf();
     let base = [
         ("csrf", csrf.as_str()),
@@ -651,21 +646,7 @@ async fn on_an_invite_only_server_the_invite_page_signs_up_and_the_share_choice_
         "{}",
         joined.body
     );
-    let members: serde_json::Value = ada
-        .expect(
-            Method::GET,
-            &format!("/api/v1/groups/{group}/members"),
-            None,
-            StatusCode::OK,
-        )
-        .await;
-    let bea = members
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["state"] == "pending")
-        .map(|m| m["account_id"].as_str().unwrap().to_string())
-        .expect("one request");
+    let bea = pending_request(&ada, group).await;
     let (status, _) = ada
         .post(&format!("/api/v1/groups/{group}/members/{bea}/approve"), json!({}))
         .await;

@@ -13,17 +13,7 @@ const XSS: &str = "<img src=x onerror=alert(1)>";
 /// Signs in through the login form.
 async fn signed_in(server: &TestServer, user: &User) -> Browser {
     let browser = Browser::new(server);
-    let reply = browser
-        .submit(
-            "/login",
-            "/login",
-            &[
-                ("login", &user.login),
-                ("password", &user.password),
-                ("next", "/groups"),
-            ],
-        )
-        .await;
+    let reply = browser.sign_in(&user.login, &user.password, "/groups").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "sign in: {}", reply.body);
     browser
 }

@@ -230,6 +230,17 @@ impl Browser {
         .await
     }
 
+    /// Signs in through the form (login `L`, password `L-password` as `TestServer::user` makes
+    /// them, unless given), going on to `next` if set.
+    pub async fn sign_in(&self, login: &str, password: &str, next: &str) -> Reply {
+        self.submit(
+            "/login",
+            "/login",
+            &[("login", login), ("password", password), ("next", next)],
+        )
+        .await
+    }
+
     /// Signs up through the form; returns the redirect target.
     pub async fn sign_up(&self, login: &str, name: &str, invite: &str, next: &str) -> Reply {
         self.submit(

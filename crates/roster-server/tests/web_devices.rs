@@ -55,17 +55,7 @@ fn browser_as(server: &TestServer, agent: &str, language: &str) -> Browser {
 /// A browser signed in as `user` through the sign-in form.
 async fn signed_in(server: &TestServer, user: &User, agent: &str) -> Browser {
     let browser = browser_as(server, agent, "en");
-    let reply = browser
-        .submit(
-            "/login",
-            "/login",
-            &[
-                ("login", &user.login),
-                ("password", &user.password),
-                ("next", "/devices"),
-            ],
-        )
-        .await;
+    let reply = browser.sign_in(&user.login, &user.password, "/devices").await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
     assert_eq!(reply.location().as_deref(), Some("/devices"));
     browser
