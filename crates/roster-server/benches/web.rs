@@ -60,6 +60,7 @@ fn pages(c: &mut Criterion) {
             metrics: metrics::handle(),
             trusted_proxies: Arc::from(Vec::new()),
             metrics_token: None,
+            frames: Arc::default(),
         };
         let settings = HttpSettings {
             max_body_bytes: 1 << 20,

@@ -64,6 +64,7 @@ impl Application {
             metrics: http::metrics::handle(),
             trusted_proxies: config.trusted_proxies.clone().into(),
             metrics_token: config.metrics_token.as_deref().map(Arc::from),
+            frames: Arc::default(),
         };
         let metrics = match config.metrics_listen {
             Some(address) => {

@@ -5,17 +5,16 @@ use crate::support::test_config;
 use roster_proto::api::{CardInput, CreateGroupRequest, LoginRequest, PhoneInput, RegisterRequest, TerminalKind};
 use roster_server::app::settings;
 use roster_server::bus::local::LocalBus;
-use roster_server::bus::{Bus, Event};
+use roster_server::bus::{Bus, Event, Subscription};
 use roster_server::domain::Roster;
 use roster_server::domain::account::Caller;
-use roster_server::domain::directory::Delta;
 use roster_server::domain::feed::FeedItem;
+use roster_server::domain::sync::Delta;
 use roster_server::store::sqlite::SqliteStore;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::broadcast;
 
 /// A bus that silently drops group-version announcements while `lose` is set.
 struct LossyBus {
@@ -31,7 +30,7 @@ impl Bus for LossyBus {
         self.inner.publish(event);
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Event> {
+    fn subscribe(&self) -> Subscription {
         self.inner.subscribe()
     }
 }

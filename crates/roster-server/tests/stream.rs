@@ -19,13 +19,13 @@ pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A terminal's local state, built only from frames, as a real client would.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Book {
+pub(crate) struct Replica {
     pub(crate) cards: BTreeMap<Uuid, BTreeMap<Uuid, CardView>>,
     pub(crate) cursors: BTreeMap<Uuid, i64>,
     pub(crate) resyncs: usize,
 }
 
-impl Book {
+impl Replica {
     /// Applies a frame; returns the ack to send, if any.
     fn apply(&mut self, frame: &ServerFrame) -> Option<ClientFrame> {
         match frame {
@@ -71,7 +71,7 @@ impl Book {
 pub(crate) struct Terminal {
     pub(crate) user: User,
     pub(crate) socket: Option<Socket>,
-    pub(crate) book: Book,
+    pub(crate) replica: Replica,
     pub(crate) frames: Vec<ServerFrame>,
 }
 
@@ -95,18 +95,18 @@ impl Terminal {
         let mut terminal = Terminal {
             user: user.clone(),
             socket: None,
-            book: Book::default(),
+            replica: Replica::default(),
             frames: Vec::new(),
         };
         terminal.reconnect().await;
         terminal
     }
 
-    /// (Re)opens the stream with the cursors the book holds.
+    /// (Re)opens the stream with the cursors the replica holds.
     pub(crate) async fn reconnect(&mut self) {
         let mut socket = open(&self.user, "", true).await.expect("stream opens");
         let hello = ClientFrame::Hello {
-            cursors: self.book.cursors.clone(),
+            cursors: self.replica.cursors.clone(),
         };
         socket
             .send(Message::text(serde_json::to_string(&hello).unwrap()))
@@ -121,7 +121,7 @@ impl Terminal {
         }
     }
 
-    /// The next frame within `wait`, applied to the book (and acknowledged).
+    /// The next frame within `wait`, applied to the replica (and acknowledged).
     pub(crate) async fn next(&mut self, wait: Duration) -> Option<ServerFrame> {
         let socket = self.socket.as_mut()?;
         loop {
@@ -132,7 +132,7 @@ impl Terminal {
                 _ => continue,
             };
             let frame: ServerFrame = serde_json::from_str(text.as_str()).expect("a server frame");
-            if let Some(reply) = self.book.apply(&frame) {
+            if let Some(reply) = self.replica.apply(&frame) {
                 socket
                     .send(Message::text(serde_json::to_string(&reply).unwrap()))
                     .await
@@ -143,19 +143,19 @@ impl Terminal {
         }
     }
 
-    /// Reads frames until the book's cursor of `group` reaches `version` (or `group` is gone
+    /// Reads frames until the replica's cursor of `group` reaches `version` (or `group` is gone
     /// when `version` is `None`).
     pub(crate) async fn until(&mut self, group: Uuid, version: Option<i64>) {
-        let reached = |book: &Book| match version {
-            Some(v) => book.cursors.get(&group).is_some_and(|c| *c >= v),
-            None => !book.cursors.contains_key(&group) && !book.cards.contains_key(&group),
+        let reached = |replica: &Replica| match version {
+            Some(v) => replica.cursors.get(&group).is_some_and(|c| *c >= v),
+            None => !replica.cursors.contains_key(&group) && !replica.cards.contains_key(&group),
         };
-        while !reached(&self.book) {
+        while !reached(&self.replica) {
             let frame = self.next(Duration::from_secs(10)).await;
             assert!(
                 frame.is_some(),
                 "stream ended or stalled before {group} reached {version:?}: {:?}",
-                self.book
+                self.replica
             );
         }
     }
@@ -204,9 +204,9 @@ async fn changes_reach_every_terminal_and_a_reconnect_resumes_exactly() {
         t.until(group, Some(v)).await;
         assert!(matches!(t.frames[0], ServerFrame::Joined { .. }), "{:?}", t.frames);
     }
-    assert_eq!(terminals[0].book.cards[&group].len(), 1, "anna sees ben only");
+    assert_eq!(terminals[0].replica.cards[&group].len(), 1, "anna sees ben only");
     assert_eq!(
-        terminals[2].book.cards[&group][&anna.id].phones[0].number,
+        terminals[2].replica.cards[&group][&anna.id].phones[0].number,
         "+49301111111"
     );
 
@@ -222,11 +222,11 @@ async fn changes_reach_every_terminal_and_a_reconnect_resumes_exactly() {
     let v = version(&server, &anna, group).await;
     for t in &mut terminals[..2] {
         t.until(group, Some(v)).await;
-        assert_eq!(t.book.cards[&group][&ben.id].phones[0].number, "+49303333333");
+        assert_eq!(t.replica.cards[&group][&ben.id].phones[0].number, "+49303333333");
     }
     // Ben's own terminal is told nothing about his own card, only the cursor.
     terminals[2].until(group, Some(v)).await;
-    assert!(!terminals[2].book.cards[&group].contains_key(&ben.id));
+    assert!(!terminals[2].replica.cards[&group].contains_key(&ben.id));
 
     // Anna's phone goes offline, misses three changes, reconnects with its cursor.
     terminals[1].disconnect().await;
@@ -243,7 +243,7 @@ async fn changes_reach_every_terminal_and_a_reconnect_resumes_exactly() {
     terminals[1].reconnect().await;
     let v = version(&server, &anna, group).await;
     terminals[1].until(group, Some(v)).await;
-    assert_eq!(terminals[1].book.cards[&group], directory(&anna_phone, group).await);
+    assert_eq!(terminals[1].replica.cards[&group], directory(&anna_phone, group).await);
     // Resumed, not restarted: no joined and no resync frames, only what was missed.
     let resumed = &terminals[1].frames[before..];
     assert!(
@@ -282,7 +282,7 @@ async fn joining_and_leaving_while_connected() {
             .any(|f| matches!(f, ServerFrame::Joined { name, .. } if name == "Club"))
     );
     assert_eq!(
-        bens.book.cards[&group][&anna.id].formatted_name.as_deref(),
+        bens.replica.cards[&group][&anna.id].formatted_name.as_deref(),
         Some("Anna")
     );
 
@@ -304,11 +304,11 @@ async fn joining_and_leaving_while_connected() {
         .filter(|f| **f != ServerFrame::Ping)
         .collect();
     assert!(after.is_empty(), "frames after leaving: {after:?}");
-    assert!(bens.book.cards.is_empty());
+    assert!(bens.replica.cards.is_empty());
     // Anna's terminal saw Ben's removal.
     let v = version(&server, &anna, group).await;
     annas.until(group, Some(v)).await;
-    assert!(annas.book.cards[&group].is_empty());
+    assert!(annas.replica.cards[&group].is_empty());
 
     // A deleted group is left by everybody connected.
     let other = anna.create_group("Short-lived", "invite_only").await;
@@ -411,16 +411,16 @@ async fn a_cursor_older_than_the_kept_log_gets_a_resync() {
     annas.reconnect().await;
     let v = version(&server, &anna, group).await;
     annas.until(group, Some(v)).await;
-    assert_eq!(annas.book.resyncs, 1);
-    assert_eq!(annas.book.cards[&group], directory(&anna, group).await);
+    assert_eq!(annas.replica.resyncs, 1);
+    assert_eq!(annas.replica.cards[&group], directory(&anna, group).await);
     assert!(
-        !annas.book.cards[&group].contains_key(&ben.id),
+        !annas.replica.cards[&group].contains_key(&ben.id),
         "Ben's departure is not left behind"
     );
     server.stop().await;
 }
 
-/// N terminals, random disconnects and random writes; at the end each terminal's book equals
+/// N terminals, random disconnects and random writes; at the end each terminal's replica equals
 /// the server's directory for its account, for every group.
 #[tokio::test]
 async fn randomised_terminals_converge() {
@@ -509,7 +509,7 @@ async fn randomised_terminals_converge() {
                 Some(v) => {
                     t.until(group, Some(*v)).await;
                     assert_eq!(
-                        t.book.cards[&group],
+                        t.replica.cards[&group],
                         directory(&t.user, group).await,
                         "{} in {group}",
                         t.user.login

@@ -11,8 +11,8 @@ use roster_proto::api::{
 use roster_server::Application;
 use roster_server::domain::Roster;
 use roster_server::domain::account::Caller;
-use roster_server::domain::directory::Delta;
 use roster_server::domain::ids::GroupId;
+use roster_server::domain::sync::Delta;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! The in-process bus: a tokio broadcast channel, for a single server instance.
 
-use super::{Bus, Event};
+use super::{Bus, Event, Subscription};
 use tokio::sync::broadcast;
 
 /// Announcements within one process.
@@ -29,8 +29,8 @@ impl Bus for LocalBus {
         let _ = self.sender.send(event);
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.sender.subscribe()
+    fn subscribe(&self) -> Subscription {
+        Subscription(self.sender.subscribe())
     }
 }
 
@@ -48,6 +48,6 @@ mod tests {
             version: 3,
         };
         bus.publish(event);
-        assert_eq!(rx.recv().await.ok(), Some(event));
+        assert_eq!(rx.next().await, Some(super::super::Heard::Event(event)));
     }
 }

@@ -53,10 +53,37 @@ pub enum Event {
     },
 }
 
+/// What a subscriber hears next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// An announcement.
+    Event(Event),
+    /// The subscriber fell behind and missed this many announcements: whatever depends on
+    /// them must catch up from the change log.
+    Missed(u64),
+}
+
+/// A subscriber's end of the bus: every announcement made after it was opened, in order.
+/// Every implementation delivers through an in-process channel (a cross-instance bus
+/// forwards what it receives into one), so subscribers never see the transport.
+#[derive(Debug)]
+pub struct Subscription(broadcast::Receiver<Event>);
+
+impl Subscription {
+    /// The next announcement; `None` once the bus is gone.
+    pub async fn next(&mut self) -> Option<Heard> {
+        match self.0.recv().await {
+            Ok(event) => Some(Heard::Event(event)),
+            Err(broadcast::error::RecvError::Lagged(missed)) => Some(Heard::Missed(missed)),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
 /// Fan-out of announcements.
 pub trait Bus: Send + Sync + 'static {
     /// Announces an event. Never blocks and never fails the write that caused it.
     fn publish(&self, event: Event);
-    /// A new receiver of every later announcement.
-    fn subscribe(&self) -> broadcast::Receiver<Event>;
+    /// A new subscription to every later announcement.
+    fn subscribe(&self) -> Subscription;
 }

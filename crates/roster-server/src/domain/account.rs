@@ -5,8 +5,9 @@ use super::error::{Error, FieldErrors, Result};
 use super::group::invite_code;
 use super::ids::{AccountId, TerminalId};
 use super::limits::client_network;
-use super::model::{Account, Joining, LockRule, NewTerminal, PasswordChange, Terminal};
+use super::model::{Account, Joining, LockRule, PasswordChange, Terminal};
 use super::share_policy::ShareFields;
+use super::terminal::{APP_PASSWORD_SCOPE, terminal_name};
 use super::{Roster, now};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -51,20 +52,13 @@ pub struct Caller {
     pub terminal: Terminal,
 }
 
-const TOKEN_PREFIX: &str = "rst_";
 const MIN_PASSWORD: usize = 8;
 const MAX_PASSWORD: usize = 1024;
-const MAX_TERMINAL_NAME: usize = 100;
 const MAX_DISPLAY_NAME: usize = 100;
-// Seen timestamps are written at most this often per terminal, not on every request.
-const SEEN_RESOLUTION: Duration = Duration::from_secs(60);
 /// Most doublings of a lock-out's length for one client network (15 min → 16 h by default).
 const MAX_LOCK_DOUBLINGS: i64 = 6;
 /// Failed-login counters untouched this long are forgotten.
 const LOGIN_FAILURES_KEPT: Duration = Duration::from_secs(24 * 3600);
-/// Why an app password is refused outside CardDAV.
-pub const APP_PASSWORD_SCOPE: &str =
-    "an app password opens CardDAV only; log in with the account's password for the JSON API";
 
 /// Checks a login name: 3 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit.
 pub fn parse_login(login: &str) -> Result<String, String> {
@@ -99,22 +93,6 @@ pub(crate) fn new_secret(prefix: &str) -> (String, Vec<u8>) {
 /// The stored form of a credential or invite code.
 pub(crate) fn secret_hash(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
-}
-
-pub(crate) fn terminal_name(name: Option<&str>, kind: TerminalKind) -> Result<String> {
-    let name = name.map(str::trim).filter(|n| !n.is_empty());
-    match name {
-        Some(n) if n.chars().count() > MAX_TERMINAL_NAME || n.chars().any(char::is_control) => Err(Error::invalid(
-            "terminal_name",
-            format!("at most {MAX_TERMINAL_NAME} characters, no control characters"),
-        )),
-        Some(n) => Ok(n.to_string()),
-        None => Ok(match kind {
-            TerminalKind::Session => "terminal".into(),
-            TerminalKind::AppPassword => "app password".into(),
-            TerminalKind::Web => "web browser".into(),
-        }),
-    }
 }
 
 impl Roster {
@@ -266,105 +244,6 @@ impl Roster {
         }
     }
 
-    /// Creates a terminal with a fresh credential for an already authenticated account.
-    pub async fn create_terminal(
-        &self,
-        account: AccountId,
-        name: String,
-        kind: TerminalKind,
-    ) -> Result<(String, Terminal)> {
-        self.issue_terminal(account, name, kind, None).await
-    }
-
-    /// Creates a terminal with a fresh credential, and its choice of group books (app
-    /// passwords), stored in the same write.
-    pub(super) async fn issue_terminal(
-        &self,
-        account: AccountId,
-        name: String,
-        kind: TerminalKind,
-        group_books: Option<bool>,
-    ) -> Result<(String, Terminal)> {
-        let (token, token_hash) = new_secret(TOKEN_PREFIX);
-        let at = now();
-        let terminal = Terminal {
-            id: TerminalId::random(),
-            account_id: account,
-            name,
-            kind,
-            created_at: at,
-            last_seen_at: Some(at),
-            group_books,
-            client: None,
-        };
-        self.store
-            .create_terminal(&NewTerminal {
-                terminal: terminal.clone(),
-                token_hash,
-            })
-            .await?;
-        Ok((token, terminal))
-    }
-
-    /// Resolves a session terminal's credential (a login token) to its caller: the key of
-    /// the JSON API and the stream. An app password is refused here: it opens CardDAV only.
-    pub async fn authenticate(&self, token: &str) -> Result<Caller> {
-        let caller = self.resolve_credential(token).await?;
-        match caller.terminal.kind {
-            TerminalKind::Session => Ok(caller),
-            TerminalKind::AppPassword => Err(Error::Forbidden(APP_PASSWORD_SCOPE.into())),
-            // A page cookie is not a bearer token: it is refused as if unknown.
-            TerminalKind::Web => Err(Error::Unauthorized),
-        }
-    }
-
-    /// Resolves a web session's cookie to its caller: the key of the web pages. Any other
-    /// credential is refused as if unknown (an app password never opens the pages).
-    pub async fn authenticate_web(&self, token: &str) -> Result<Caller> {
-        let caller = self.resolve_credential(token).await?;
-        match caller.terminal.kind {
-            TerminalKind::Web => Ok(caller),
-            TerminalKind::Session | TerminalKind::AppPassword => Err(Error::Unauthorized),
-        }
-    }
-
-    /// Resolves any terminal credential to its caller, and records that the terminal was seen.
-    pub(crate) async fn resolve_credential(&self, token: &str) -> Result<Caller> {
-        if token.is_empty() || token.len() > 200 {
-            return Err(Error::Unauthorized);
-        }
-        let (account, mut terminal) = self
-            .store
-            .authenticate(&secret_hash(token))
-            .await?
-            .ok_or(Error::Unauthorized)?;
-        let at = now();
-        if terminal.last_seen_at.is_none_or(|seen| at - seen >= SEEN_RESOLUTION) {
-            // Bookkeeping must not turn a read into a failure (disk full, read-only database).
-            match self.store.touch_terminal(terminal.id, at).await {
-                Ok(()) => terminal.last_seen_at = Some(at),
-                Err(e) => tracing::warn!(error = %e, terminal = %terminal.id, "cannot record that a terminal was seen"),
-            }
-        }
-        Ok(Caller { account, terminal })
-    }
-
-    /// The caller's terminals.
-    pub async fn terminals(&self, caller: &Caller) -> Result<Vec<Terminal>> {
-        self.store.terminals(caller.account.id).await
-    }
-
-    /// Revokes one of the caller's terminals (its credential stops working at once).
-    pub async fn revoke_terminal(&self, caller: &Caller, id: TerminalId) -> Result<()> {
-        if self.store.revoke_terminal(caller.account.id, id, now()).await? {
-            self.bus.publish(crate::bus::Event::TerminalRevoked { terminal: id });
-            tracing::info!(account = %caller.account.id, terminal = %id, "terminal revoked");
-            Ok(())
-        } else {
-            Err(Error::NotFound("terminal"))
-        }
-    }
-
     /// Changes the name the caller's fellow members see in member lists. Cards are separate,
     /// so no directory changes.
     pub async fn set_display_name(&self, caller: &Caller, display_name: &str) -> Result<Account> {
@@ -476,6 +355,7 @@ impl Roster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::terminal::TOKEN_PREFIX;
 
     #[test]
     fn login_names_are_checked_and_lower_cased() {

@@ -1,9 +1,9 @@
-//! The directory and the sync engine: what one member sees of one group, whole or as the
-//! changes since a cursor.
+//! The directory: what one member sees of one group, page by page and searched.
 //!
 //! [`visible_card`] is the only place where the share policy and membership states decide
-//! what of a card reaches a viewer. Every door — JSON, WebSocket, CardDAV — reads through
-//! [`Roster::directory`] and [`Roster::changes`].
+//! what of a card reaches a viewer. Every door — JSON, WebSocket, CardDAV, web pages — reads
+//! whole directories through [`Roster::directory`] (or books built on [`visible_card`]), and
+//! changes since a cursor through the sync engine in [`super::sync`].
 
 use super::account::Caller;
 use super::error::{Error, Result};
@@ -20,8 +20,6 @@ use uuid::Uuid;
 pub const DEFAULT_PAGE: u32 = 100;
 /// Largest directory page.
 pub const MAX_PAGE: u32 = 1000;
-/// Most change-log entries read for one answer.
-pub const CHANGES_BATCH: u32 = 1000;
 
 /// What of `subject`'s card `viewer` may see: nothing unless both are active members of the
 /// group and they are different people; then the fields the subject's share policy grants.
@@ -41,28 +39,6 @@ pub struct Page {
     pub next: Option<AccountId>,
     /// The group's version before the page was read.
     pub version: i64,
-}
-
-/// A member's card as the sync engine reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delta {
-    /// The subject's current visible card.
-    Upsert(AccountId, Box<CardView>),
-    /// The subject is no longer visible.
-    Remove(AccountId),
-}
-
-/// The answer to "changes of group G since cursor C".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Changes {
-    /// Drop the group's cards and read the whole directory: the log no longer reaches `since`.
-    pub resync: bool,
-    /// Distinct subjects changed, in the order of their latest change.
-    pub deltas: Vec<Delta>,
-    /// The version these deltas bring the caller to.
-    pub cursor: i64,
-    /// More changes follow after `cursor`.
-    pub more: bool,
 }
 
 /// Encodes a directory page cursor.
@@ -182,71 +158,6 @@ impl Roster {
                 });
             }
         }
-    }
-
-    /// The caller's changes of a group since a cursor: each subject changed after `since`
-    /// once, in its current visible state. Cost grows with the changes, not the group.
-    pub async fn changes(&self, caller: &Caller, group: GroupId, since: i64) -> Result<Changes> {
-        let viewer = self.active_membership(caller, group).await?;
-        self.limits.read(caller.account.id)?;
-        self.changes_for(&viewer, since).await
-    }
-
-    /// The sync engine for an already authorised viewer membership.
-    pub(crate) async fn changes_for(&self, viewer: &Membership, since: i64) -> Result<Changes> {
-        if since < 0 {
-            return Err(Error::invalid("since", "a version, 0 or more"));
-        }
-        let group = self
-            .store
-            .group(viewer.group_id)
-            .await?
-            .ok_or(Error::NotFound("group"))?;
-        if since < group.floor || since > group.version {
-            return Ok(Changes {
-                resync: true,
-                deltas: Vec::new(),
-                cursor: group.version,
-                more: false,
-            });
-        }
-        let log = self.store.changes_since(group.id, since, CHANGES_BATCH).await?;
-        let more = log.len() == CHANGES_BATCH as usize;
-        let cursor = log.last().map_or(since, |c| c.version);
-        // Each subject once, at the position of its latest change.
-        let mut subjects: Vec<(AccountId, i64)> = Vec::new();
-        for change in log.iter().rev() {
-            if change.subject != viewer.account_id && !subjects.iter().any(|(s, _)| *s == change.subject) {
-                subjects.push((change.subject, change.version));
-            }
-        }
-        subjects.reverse();
-        let ids: Vec<AccountId> = subjects.iter().map(|(s, _)| *s).collect();
-        let cards = self.store.member_cards(group.id, &ids).await?;
-        let mut deltas: Vec<(Delta, i64)> = subjects
-            .into_iter()
-            .map(|(subject, version)| {
-                let delta = cards
-                    .iter()
-                    .find(|c| c.account_id == subject)
-                    .and_then(|c| visible_card(viewer, c))
-                    .map_or(Delta::Remove(subject), |card| Delta::Upsert(subject, Box::new(card)));
-                (delta, version)
-            })
-            .collect();
-        // A viewer's terminals never held a card that was gone before the viewer joined: its
-        // removal would only tell them who left (or hid everything) before their time.
-        if deltas.iter().any(|(d, _)| matches!(d, Delta::Remove(_))) {
-            let joined = self.store.joined_version(group.id, viewer.account_id).await?;
-            deltas.retain(|(delta, version)| !matches!(delta, Delta::Remove(_)) || *version > joined);
-        }
-        let deltas = deltas.into_iter().map(|(delta, _)| delta).collect();
-        Ok(Changes {
-            resync: false,
-            deltas,
-            cursor,
-            more,
-        })
     }
 }
 

@@ -9,19 +9,18 @@
 //! bus message only delays. Nothing here knows WebSockets: `http::stream` renders the items.
 
 use super::account::{Caller, new_secret, secret_hash};
-use super::directory::Delta;
 use super::error::{Error, Result};
 use super::ids::{AccountId, GroupId, TerminalId};
 use super::model::Membership;
 use super::share_policy::ShareFields;
+use super::sync::Delta;
 use super::{Roster, now};
-use crate::bus::Event;
+use crate::bus::{Event, Heard};
 use roster_proto::api::{MembershipState, Role};
-use std::any::Any;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, broadcast};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 /// Batches a connection may hold unread before it is treated as lagging.
@@ -42,9 +41,6 @@ pub struct Batch {
     pub deltas: Vec<Delta>,
     /// The cursor reached after the batch; `None` while more directory pages follow.
     pub cursor: Option<i64>,
-    /// A rendering cache for the door that sends the batch to many terminals, so that it is
-    /// encoded once. The domain never reads it.
-    pub rendered: OnceLock<Box<dyn Any + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Batch {
@@ -65,7 +61,6 @@ impl Batch {
             from,
             deltas,
             cursor,
-            rendered: OnceLock::new(),
         })
     }
 }
@@ -341,25 +336,25 @@ impl Roster {
     pub async fn run_hub(self: Arc<Self>) {
         let mut events = self.bus.subscribe();
         loop {
-            match events.recv().await {
-                Ok(Event::GroupVersion { group, version }) => self.fan_out(group, version).await,
-                Ok(Event::Membership { account, group }) => {
+            match events.next().await {
+                Some(Heard::Event(Event::GroupVersion { group, version })) => self.fan_out(group, version).await,
+                Some(Heard::Event(Event::Membership { account, group })) => {
                     self.hub.flag_membership(account);
                     self.hub.flag_requests(group);
                 }
-                Ok(Event::TerminalRevoked { terminal }) => self.hub.close_terminal(terminal),
-                Ok(Event::AccountClosed { account }) => self.hub.close_account(account),
+                Some(Heard::Event(Event::TerminalRevoked { terminal })) => self.hub.close_terminal(terminal),
+                Some(Heard::Event(Event::AccountClosed { account })) => self.hub.close_account(account),
                 // Streams carry the directories of groups; an own card reaches them as group
                 // changes, and group names are read from the group list.
-                Ok(Event::CardChanged { .. } | Event::GroupRenamed { .. }) => {}
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                Some(Heard::Event(Event::CardChanged { .. } | Event::GroupRenamed { .. })) => {}
+                Some(Heard::Missed(missed)) => {
                     tracing::warn!(
                         missed,
                         "stream hub lagged behind the bus; connections catch up from the log"
                     );
                     self.hub.flag_everyone();
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
+                None => return,
             }
         }
     }

@@ -6,8 +6,8 @@
 
 pub mod account;
 pub mod audience;
+pub mod book;
 pub mod card;
-pub mod contacts;
 pub mod directory;
 pub mod doctor;
 pub mod error;
@@ -22,8 +22,12 @@ pub mod phone;
 pub mod photo;
 pub mod push;
 pub mod share_policy;
+pub mod sync;
+pub mod terminal;
 
 pub use error::{Error, Result};
+// The old name of `book`, until the CardDAV and store modules being split elsewhere follow.
+pub use self::book as contacts;
 
 use crate::bus::{Bus, Event};
 use crate::store::Store;
@@ -77,8 +81,8 @@ pub struct Roster {
     limits: Limits,
     passwords: password::Passwords,
     hub: feed::Hub,
-    listings: contacts::Listings,
-    refetches: contacts::Refetches,
+    listings: book::Listings,
+    refetches: book::Refetches,
     open_streams: std::sync::Mutex<HashMap<ids::AccountId, usize>>,
     push: push::PushState,
     form_key: tokio::sync::OnceCell<ring::hmac::Key>,
@@ -105,8 +109,8 @@ impl Roster {
             limits,
             passwords,
             hub: feed::Hub::default(),
-            listings: contacts::Listings::default(),
-            refetches: contacts::Refetches::default(),
+            listings: book::Listings::default(),
+            refetches: book::Refetches::default(),
             open_streams: std::sync::Mutex::default(),
             push: push::PushState::default(),
             form_key: tokio::sync::OnceCell::new(),

@@ -8,7 +8,7 @@
 //! accepted (the server would otherwise post to anything a client names).
 
 use super::account::Caller;
-use super::contacts::Book;
+use super::book::Book;
 use super::error::{Error, Result};
 use super::ids::{AccountId, RegistrationId, TerminalId};
 use super::{Roster, now};

@@ -40,6 +40,8 @@ pub struct AppState {
     pub trusted_proxies: Arc<[ipnet::IpNet]>,
     /// The bearer token `/metrics` asks for, if any.
     pub metrics_token: Option<Arc<str>>,
+    /// Stream batches encoded once for every connection that sends them.
+    pub frames: Arc<stream::Frames>,
 }
 
 /// How the HTTP surface is shaped, from the configuration.

@@ -9,9 +9,9 @@ use super::auth::{Auth, bearer_token};
 use super::error::{ApiError, ApiResult, Json, Query};
 use super::wire::delta_to_wire;
 use crate::domain::Error;
-use crate::domain::directory::Delta;
 use crate::domain::feed::{Batch, CloseReason, Feed, FeedItem, TICKET_TTL};
 use crate::domain::ids::GroupId;
+use crate::domain::sync::Delta;
 use axum::Router;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
@@ -22,7 +22,8 @@ use futures_util::{SinkExt, StreamExt};
 use roster_proto::api::{DirectoryChange, Problem};
 use roster_proto::stream::{ClientFrame, ServerFrame, StreamTicket};
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 use utoipa::IntoParams;
 
@@ -86,6 +87,7 @@ pub(super) async fn stream(
     let permit = state.roster.admit_stream(&caller)?;
     let upgrade = upgrade.map_err(|e| ApiError::Request(StatusCode::BAD_REQUEST, e.to_string()))?;
     let roster = state.roster.clone();
+    let frames = state.frames.clone();
     // Small buffers: an idle connection should cost kilobytes, not the 128 KiB default. The
     // write buffer keeps its peak size, so 2 KiB: enough for a live change's frames to leave
     // in one write, small enough for 50,000 idle connections.
@@ -94,7 +96,7 @@ pub(super) async fn stream(
         .write_buffer_size(2 * 1024)
         .max_message_size(64 * 1024)
         .on_upgrade(move |socket| async move {
-            if let Err(e) = serve(socket, roster, caller).await {
+            if let Err(e) = serve(socket, roster, frames, caller).await {
                 tracing::debug!(error = %e, "stream ended");
             }
             drop(permit);
@@ -142,42 +144,87 @@ fn encode(frame: &ServerFrame) -> Utf8Bytes {
     Utf8Bytes::from(serde_json::to_string(frame).unwrap_or_default())
 }
 
-/// A batch's frames, encoded once per batch whatever the number of connections sending it.
-fn rendered(batch: &Batch) -> &[(Option<uuid::Uuid>, Utf8Bytes)] {
-    let cache = batch.rendered.get_or_init(|| {
-        let group = batch.group.0;
-        let frames: Vec<(Option<uuid::Uuid>, Utf8Bytes)> = batch
-            .deltas
-            .iter()
-            .map(|delta| {
-                let subject = match delta {
-                    Delta::Upsert(account, _) | Delta::Remove(account) => account.0,
-                };
-                let frame = match delta_to_wire(delta.clone()) {
-                    DirectoryChange::Upsert { account_id, card } => ServerFrame::Upsert {
-                        group,
-                        account_id,
-                        card,
-                    },
-                    DirectoryChange::Remove { account_id } => ServerFrame::Remove { group, account_id },
-                };
-                (Some(subject), encode(&frame))
-            })
-            .chain(
-                batch
-                    .cursor
-                    .map(|cursor| (None, encode(&ServerFrame::Cursor { group, cursor }))),
-            )
-            .collect();
-        Box::new(frames)
-    });
-    cache
-        .downcast_ref::<Vec<(Option<uuid::Uuid>, Utf8Bytes)>>()
-        .map_or(&[], Vec::as_slice)
+/// One encoded frame of a batch, with whose card it carries (`None`: the cursor).
+type Frame = (Option<uuid::Uuid>, Utf8Bytes);
+
+/// Batches most recently encoded; a batch is sent by every connection within moments.
+const FRAMES_KEPT: usize = 64;
+
+/// Batches' frames, encoded once however many connections send them. A batch is known by its
+/// address, held by a weak reference: while that lives the allocation cannot be reused, so an
+/// address never names another batch.
+#[derive(Default)]
+pub struct Frames(Mutex<VecDeque<Encoded>>);
+
+/// A batch (weakly held) and its frames.
+type Encoded = (Weak<Batch>, Arc<[Frame]>);
+
+impl std::fmt::Debug for Frames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Frames")
+    }
+}
+
+impl Frames {
+    /// The batch's frames: kept, or encoded and kept.
+    fn of(&self, batch: &Arc<Batch>) -> Arc<[Frame]> {
+        let kept = |frames: &VecDeque<Encoded>| {
+            frames
+                .iter()
+                .rev()
+                .find(|(weak, _)| std::ptr::eq(weak.as_ptr(), Arc::as_ptr(batch)))
+                .map(|(_, frames)| Arc::clone(frames))
+        };
+        if let Some(frames) = self.0.lock().ok().and_then(|f| kept(&f)) {
+            return frames;
+        }
+        let frames = encode_batch(batch);
+        if let Ok(mut kept) = self.0.lock() {
+            kept.retain(|(weak, _)| weak.strong_count() > 0);
+            if kept.len() >= FRAMES_KEPT {
+                kept.pop_front();
+            }
+            kept.push_back((Arc::downgrade(batch), Arc::clone(&frames)));
+        }
+        frames
+    }
+}
+
+/// A batch's frames: one per delta, and the cursor when it carries one.
+fn encode_batch(batch: &Batch) -> Arc<[Frame]> {
+    let group = batch.group.0;
+    batch
+        .deltas
+        .iter()
+        .map(|delta| {
+            let subject = match delta {
+                Delta::Upsert(account, _) | Delta::Remove(account) => account.0,
+            };
+            let frame = match delta_to_wire(delta.clone()) {
+                DirectoryChange::Upsert { account_id, card } => ServerFrame::Upsert {
+                    group,
+                    account_id,
+                    card,
+                },
+                DirectoryChange::Remove { account_id } => ServerFrame::Remove { group, account_id },
+            };
+            (Some(subject), encode(&frame))
+        })
+        .chain(
+            batch
+                .cursor
+                .map(|cursor| (None, encode(&ServerFrame::Cursor { group, cursor }))),
+        )
+        .collect()
 }
 
 /// Sends items in order; `Err` when the feed must close.
-async fn send_items(socket: &mut WebSocket, feed: &Feed, items: Vec<FeedItem>) -> Result<(), StreamEnd> {
+async fn send_items(
+    socket: &mut WebSocket,
+    feed: &Feed,
+    frames: &Frames,
+    items: Vec<FeedItem>,
+) -> Result<(), StreamEnd> {
     let me = feed.caller().account.id.0;
     for item in items {
         match item {
@@ -188,7 +235,7 @@ async fn send_items(socket: &mut WebSocket, feed: &Feed, items: Vec<FeedItem>) -
             FeedItem::Resync { group } => queue(socket, encode(&ServerFrame::Resync { group: group.0 })).await?,
             FeedItem::Requests { group } => queue(socket, encode(&ServerFrame::Requests { group: group.0 })).await?,
             FeedItem::Changes(batch) => {
-                for (subject, frame) in rendered(&batch) {
+                for (subject, frame) in frames.of(&batch).iter() {
                     // Hub batches are computed once for every member; nobody receives their own card.
                     if *subject != Some(me) {
                         queue(socket, frame.clone()).await?;
@@ -234,7 +281,8 @@ fn parse(message: &Message) -> Result<Option<ClientFrame>, StreamEnd> {
 
 async fn serve(
     mut socket: WebSocket,
-    roster: std::sync::Arc<crate::domain::Roster>,
+    roster: Arc<crate::domain::Roster>,
+    frames: Arc<Frames>,
     caller: crate::domain::account::Caller,
 ) -> Result<(), StreamEnd> {
     let hello = tokio::time::timeout(HELLO_TIMEOUT, socket.next()).await;
@@ -259,14 +307,14 @@ async fn serve(
         .collect();
     let scope = watch_only.then(|| cursors.keys().copied().collect());
     let (mut feed, items) = roster.open_feed_scoped(caller, &cursors, scope).await?;
-    send_items(&mut socket, &feed, items).await?;
+    send_items(&mut socket, &feed, &frames, items).await?;
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let mut check = tokio::time::interval_at(tokio::time::Instant::now() + CHECK_EVERY, CHECK_EVERY);
     loop {
         tokio::select! {
             () = feed.changed() => {
                 let items = feed.poll().await?;
-                send_items(&mut socket, &feed, items).await?;
+                send_items(&mut socket, &feed, &frames, items).await?;
             }
             message = socket.next() => {
                 let Some(Ok(message)) = message else { return Err(StreamEnd::Gone) };
@@ -291,7 +339,7 @@ async fn serve(
             _ = ping.tick() => send(&mut socket, encode(&ServerFrame::Ping)).await?,
             _ = check.tick() => {
                 let items = feed.check().await?;
-                send_items(&mut socket, &feed, items).await?;
+                send_items(&mut socket, &feed, &frames, items).await?;
             }
         }
     }

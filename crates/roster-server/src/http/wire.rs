@@ -1,7 +1,7 @@
 //! Conversions from the domain to the JSON wire types that more than one door sends (the
 //! JSON API's `changes` and the stream's frames).
 
-use crate::domain::directory::Delta;
+use crate::domain::sync::Delta;
 use roster_proto::api::DirectoryChange;
 
 /// A sync-engine delta as it goes on the wire.

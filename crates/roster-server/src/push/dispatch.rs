@@ -6,13 +6,13 @@
 //! or two pushes, the last one current.
 
 use super::sender::{Outcome, Sender};
+use crate::bus::Heard;
 use crate::domain::Roster;
 use crate::domain::ids::RegistrationId;
 use crate::webpush as crypto;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -48,8 +48,8 @@ impl Dispatcher {
         loop {
             let next = due.values().min().copied();
             tokio::select! {
-                event = events.recv() => match event {
-                    Ok(event) => match self.roster.push_touched(&event).await {
+                heard = events.next() => match heard {
+                    Some(Heard::Event(event)) => match self.roster.push_touched(&event).await {
                         Ok(ids) => {
                             let now = Instant::now();
                             for id in ids {
@@ -59,11 +59,11 @@ impl Dispatcher {
                         }
                         Err(e) => tracing::error!(error = ?e, "cannot find the push subscriptions of a change"),
                     },
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    Some(Heard::Missed(missed)) => {
                         // Pushes are hints: the clients concerned sync on their own schedule.
                         tracing::warn!(missed, "push dispatcher lagged behind the bus; some pushes are lost");
                     }
-                    Err(broadcast::error::RecvError::Closed) => return,
+                    None => return,
                 },
                 () = tokio::time::sleep_until(next.unwrap_or_else(Instant::now)), if next.is_some() => {
                     let now = Instant::now();

@@ -1,0 +1,177 @@
+//! What books remember between requests, in memory and bounded: the listings most recently
+//! read whole (a first sync lists a book, then fetches it in many multigets), and the cards a
+//! terminal must fetch again after a refused edit.
+
+use super::{Book, BookCard, Scope};
+use crate::domain::ids::{AccountId, GroupId, TerminalId};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+/// Most books [`Listings`] keeps.
+const LISTINGS_KEPT: usize = 8;
+/// Most bytes (roughly) of cards [`Listings`] keeps.
+const LISTINGS_BYTES: usize = 64 << 20;
+
+/// What a book's content is a function of: the viewer, the book, and each of its groups'
+/// version (every change to what a member shows there appends to the log, bumping it) and
+/// name (the categories, which renaming changes without a log entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct ListingKey {
+    viewer: AccountId,
+    book: Book,
+    groups: Vec<(GroupId, i64, String)>,
+}
+
+impl ListingKey {
+    pub(super) fn of(viewer: AccountId, scope: &Scope) -> ListingKey {
+        ListingKey {
+            viewer,
+            book: scope.book,
+            groups: scope
+                .groups
+                .iter()
+                .map(|(g, _)| (g.id, g.version, g.name.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// The books most recently listed whole, by the state they were read in. A first sync lists a
+/// book and then fetches all of it in many multigets; while none of its groups changes, those
+/// (and later listings) are answered from here instead of reading and merging every card again.
+#[derive(Default)]
+pub(crate) struct Listings(Mutex<VecDeque<Listing>>);
+
+/// Most terminals with cards waiting to be fetched again, and most cards per terminal; beyond,
+/// the oldest are forgotten (their local edits then stay until the card next changes).
+const REFETCH_TERMINALS: usize = 10_000;
+const REFETCH_CARDS: usize = 32;
+
+/// Cards a terminal must fetch again after a refused edit, per terminal and book: kept in
+/// memory, bounded, consumed by the terminal's next incremental sync of that book.
+#[derive(Default)]
+pub(crate) struct Refetches(Mutex<VecDeque<Pending>>);
+
+/// One terminal's cards to report again, with their books.
+type Pending = (TerminalId, Vec<(Book, AccountId)>);
+
+impl Refetches {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Pending>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) fn add(&self, terminal: TerminalId, book: Book, subject: AccountId) {
+        let mut kept = self.lock();
+        let index = match kept.iter().position(|(t, _)| *t == terminal) {
+            Some(index) => index,
+            None => {
+                if kept.len() >= REFETCH_TERMINALS {
+                    kept.pop_front();
+                }
+                kept.push_back((terminal, Vec::new()));
+                kept.len() - 1
+            }
+        };
+        if let Some((_, cards)) = kept.get_mut(index)
+            && !cards.contains(&(book, subject))
+        {
+            if cards.len() >= REFETCH_CARDS {
+                cards.remove(0);
+            }
+            cards.push((book, subject));
+        }
+    }
+
+    pub(super) fn take(&self, terminal: TerminalId, book: Book) -> Vec<AccountId> {
+        let mut kept = self.lock();
+        let Some(index) = kept.iter().position(|(t, _)| *t == terminal) else {
+            return Vec::new();
+        };
+        let mut taken = Vec::new();
+        if let Some((_, cards)) = kept.get_mut(index) {
+            cards.retain(|(b, subject)| {
+                let hit = *b == book;
+                if hit {
+                    taken.push(*subject);
+                }
+                !hit
+            });
+            if cards.is_empty() {
+                kept.remove(index);
+            }
+        }
+        taken
+    }
+
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
+/// A kept listing with its rough size in bytes.
+type Listing = (ListingKey, Arc<[BookCard]>, usize);
+
+impl Listings {
+    /// The cards of the book in exactly this state, ordered by subject, if they are kept.
+    pub(super) fn get(&self, key: &ListingKey) -> Option<Arc<[BookCard]>> {
+        let kept = self.0.lock().ok()?;
+        kept.iter()
+            .find(|(k, _, _)| k == key)
+            .map(|(_, cards, _)| Arc::clone(cards))
+    }
+
+    /// Keeps a listing, forgetting the oldest ones beyond the count and size limits.
+    pub(super) fn put(&self, key: ListingKey, cards: Arc<[BookCard]>) {
+        let bytes = cards.iter().map(weight).sum();
+        if bytes > LISTINGS_BYTES {
+            return;
+        }
+        let Ok(mut kept) = self.0.lock() else {
+            return;
+        };
+        // The viewer's older listing of the same book can never be asked for again.
+        kept.retain(|(k, _, _)| k.viewer != key.viewer || k.book != key.book);
+        kept.push_back((key, cards, bytes));
+        let mut total: usize = kept.iter().map(|(_, _, b)| b).sum();
+        while kept.len() > LISTINGS_KEPT || total > LISTINGS_BYTES {
+            let Some((_, _, b)) = kept.pop_front() else { break };
+            total -= b;
+        }
+    }
+}
+
+/// Roughly the memory a kept card takes: the photo and note dominate when present.
+fn weight(card: &BookCard) -> usize {
+    let view = &card.card;
+    512 + view.photo.as_ref().map_or(0, |p| p.data.len())
+        + view.note.as_ref().map_or(0, String::len)
+        + card.categories.iter().map(String::len).sum::<usize>()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refetches_are_bounded_and_taken_once_per_book() {
+        let refetches = Refetches::default();
+        let terminal = TerminalId::random();
+        let (ben, cara) = (AccountId::random(), AccountId::random());
+        refetches.add(terminal, Book::Contacts, ben);
+        refetches.add(terminal, Book::Contacts, ben);
+        refetches.add(terminal, Book::Me, cara);
+        assert_eq!(refetches.take(terminal, Book::Contacts), vec![ben]);
+        assert!(refetches.take(terminal, Book::Contacts).is_empty());
+        assert_eq!(refetches.take(terminal, Book::Me), vec![cara]);
+        assert_eq!(refetches.len(), 0);
+        for _ in 0..(REFETCH_TERMINALS + 10) {
+            refetches.add(TerminalId::random(), Book::Contacts, ben);
+        }
+        assert_eq!(refetches.len(), REFETCH_TERMINALS);
+        for _ in 0..(REFETCH_CARDS + 10) {
+            refetches.add(terminal, Book::Contacts, AccountId::random());
+        }
+        assert_eq!(refetches.take(terminal, Book::Contacts).len(), REFETCH_CARDS);
+    }
+}
