@@ -20,16 +20,17 @@ pub mod model;
 pub mod password;
 pub mod phone;
 pub mod photo;
+pub mod ports;
 pub mod push;
 pub mod share_policy;
 
 pub use error::{Error, Result};
 
 use crate::bus::{Bus, Event};
-use crate::store::Store;
 use card::CardRules;
 use limits::{Limits, RateSettings};
 use model::Change;
+use ports::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
