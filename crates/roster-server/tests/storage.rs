@@ -211,3 +211,25 @@ async fn an_unknown_stored_value_is_an_error_never_read_as_a_valid_one() {
     let (status, _) = ada.get("/api/v1/me").await;
     assert_eq!(status, reqwest::StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+#[tokio::test]
+async fn an_unknown_change_kind_is_an_error_never_read_as_an_upsert() {
+    // The change log's kinds used to be read as `remove` or, for anything else, `upsert`.
+    let server = crate::support::TestServer::start().await;
+    let ada = server.user("ada").await;
+    let group = ada.create_group("Club", "invite_only").await;
+    let path = format!("/api/v1/groups/{group}/changes?since=0");
+    assert_eq!(ada.get(&path).await.0, reqwest::StatusCode::OK);
+    use sqlx::Connection;
+    let mut db = sqlx::SqliteConnection::connect(&server.database_url).await.unwrap();
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE changes SET kind = 'bogus'")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let (status, body) = ada.get(&path).await;
+    assert_eq!(status, reqwest::StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+}
