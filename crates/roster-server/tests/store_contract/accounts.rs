@@ -1,13 +1,12 @@
 //! The accounts port: accounts, terminals, stream tickets, account settings, and what
 //! deleting an account takes with it.
 
-use super::fixtures::{account, group, join, joining, later, refusal, t0, terminal};
+use super::fixtures::{account, group, join, later, refusal, registration, request, t0, terminal};
 use roster_proto::api::{MembershipState, TerminalKind};
 use roster_server::domain::contacts::Book;
-use roster_server::domain::ids::{AccountId, RegistrationId};
+use roster_server::domain::ids::AccountId;
 use roster_server::domain::model::{Account, ChangeKind};
 use roster_server::domain::ports::{Refusal, Store};
-use roster_server::domain::push::{PushRegistration, Subscription};
 use std::sync::Arc;
 
 pub(crate) async fn accounts_are_found_by_login_and_id_and_a_taken_login_is_refused(store: Arc<dyn Store>) {
@@ -46,27 +45,13 @@ pub(crate) async fn deleting_an_account_ends_its_memberships_and_takes_its_belon
     let ben = account(&store, "ben").await;
     // Anna owns one group alone (Ben only asked to join) and is a member of Ben's.
     let alone = group(&store, anna, "Alone").await;
-    store
-        .join(&joining(alone, ben, MembershipState::Pending))
-        .await
-        .unwrap();
+    request(&store, alone, ben).await;
     let bens = group(&store, ben, "Ben's").await;
     join(&store, bens, anna).await;
     let phone = terminal(&store, anna, TerminalKind::Session, b"anna-phone").await;
     store.create_ticket(b"anna-ticket", phone.id, later(60)).await.unwrap();
     store.set_list_group_books(anna, true).await.unwrap();
-    let registration = PushRegistration {
-        id: RegistrationId::random(),
-        terminal_id: phone.id,
-        account_id: anna,
-        book: Book::Contacts,
-        subscription: Subscription {
-            push_resource: "https://push.example/anna".into(),
-            public_key: vec![4; 65],
-            auth_secret: vec![7; 16],
-        },
-        expires_at: later(3600),
-    };
+    let registration = registration(anna, phone.id, Book::Contacts, "anna");
     store.upsert_push_registration(&registration, 10, t0()).await.unwrap();
     let before = store.group(bens).await.unwrap().unwrap();
 

@@ -1,13 +1,12 @@
 //! The credentials port: failed-login counters, password changes, and the registration that
 //! joins a group in the same write.
 
-use super::fixtures::{account, group, invite, later, refusal, t0, terminal};
+use super::fixtures::{account, group, invite, later, refusal, registration, t0, terminal};
 use roster_proto::api::{MembershipState, TerminalKind};
 use roster_server::domain::contacts::Book;
-use roster_server::domain::ids::{AccountId, RegistrationId};
+use roster_server::domain::ids::AccountId;
 use roster_server::domain::model::{Account, ChangeKind, Joining, LockRule, PasswordChange};
 use roster_server::domain::ports::{Refusal, Store};
-use roster_server::domain::push::{PushRegistration, Subscription};
 use roster_server::domain::share_policy::ShareFields;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -51,18 +50,7 @@ pub(crate) async fn a_password_change_revokes_the_other_terminals_in_the_same_wr
     let device = terminal(&store, anna, TerminalKind::AppPassword, b"device").await;
     let ben = account(&store, "ben").await;
     terminal(&store, ben, TerminalKind::Session, b"ben").await;
-    let registration = PushRegistration {
-        id: RegistrationId::random(),
-        terminal_id: other.id,
-        account_id: anna,
-        book: Book::Me,
-        subscription: Subscription {
-            push_resource: "https://push.example/other".into(),
-            public_key: vec![4; 65],
-            auth_secret: vec![7; 16],
-        },
-        expires_at: later(3600),
-    };
+    let registration = registration(anna, other.id, Book::Me, "other");
     store.upsert_push_registration(&registration, 10, t0()).await.unwrap();
 
     let revoked = store

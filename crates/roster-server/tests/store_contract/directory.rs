@@ -1,7 +1,7 @@
 //! The directory port: cards, directory pages and the per-group change log — gap-free
 //! versions, written in the same transaction as the data, compacted from the old end.
 
-use super::fixtures::{account, card, group, join, joining, later, logged_versions, refusal, t0, version};
+use super::fixtures::{account, card, group, join, joining, later, logged_versions, refusal, request, t0, version};
 use roster_proto::api::{CardField, MembershipState};
 use roster_server::domain::ids::{AccountId, GroupId};
 use roster_server::domain::model::{Change, ChangeKind, DirectorySearch};
@@ -72,10 +72,7 @@ pub(crate) async fn a_card_change_is_logged_where_the_changed_fields_are_shared(
         .set_share(sees_names, anna, ShareFields::of(&[CardField::Name]), t0())
         .await
         .unwrap();
-    store
-        .join(&joining(pending, anna, MembershipState::Pending))
-        .await
-        .unwrap();
+    request(&store, pending, anna).await;
     let (phones_before, names_before, pending_before) = (
         version(&store, sees_phones).await,
         version(&store, sees_names).await,
@@ -248,10 +245,7 @@ pub(crate) async fn directory_pages_skip_the_viewer_and_page_in_account_order(st
         .await
         .unwrap();
     let pending = account(&store, "pending").await;
-    store
-        .join(&joining(club, pending, MembershipState::Pending))
-        .await
-        .unwrap();
+    request(&store, club, pending).await;
     store
         .end_membership(club, members[5], MembershipState::Left, later(2))
         .await

@@ -2,9 +2,11 @@
 
 use roster_proto::api::{CardInput, JoinPolicy, MembershipState, TerminalKind};
 use roster_server::domain::card::{Card, CardRules};
-use roster_server::domain::ids::{AccountId, GroupId, InviteId, TerminalId};
+use roster_server::domain::contacts::Book;
+use roster_server::domain::ids::{AccountId, GroupId, InviteId, RegistrationId, TerminalId};
 use roster_server::domain::model::{Account, Group, Invite, Joining, NewTerminal, Terminal};
 use roster_server::domain::ports::{Refusal, Store, StoreError};
+use roster_server::domain::push::{PushRegistration, Subscription};
 use roster_server::domain::share_policy::ShareFields;
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -86,6 +88,14 @@ pub(crate) async fn join(store: &Arc<dyn Store>, group: GroupId, account: Accoun
         .unwrap();
 }
 
+/// Records `account`'s pending request to join `group`.
+pub(crate) async fn request(store: &Arc<dyn Store>, group: GroupId, account: AccountId) {
+    store
+        .join(&joining(group, account, MembershipState::Pending))
+        .await
+        .unwrap();
+}
+
 /// An invite to `group` by `by`, stored under `code_hash`.
 pub(crate) async fn invite(
     store: &Arc<dyn Store>,
@@ -133,6 +143,23 @@ pub(crate) async fn terminal(
         .await
         .unwrap();
     terminal
+}
+
+/// A registration of `terminal` for `book`, pushed to a resource named `resource`, lapsing an
+/// hour after [`t0`].
+pub(crate) fn registration(account: AccountId, terminal: TerminalId, book: Book, resource: &str) -> PushRegistration {
+    PushRegistration {
+        id: RegistrationId::random(),
+        terminal_id: terminal,
+        account_id: account,
+        book,
+        subscription: Subscription {
+            push_resource: format!("https://push.example/{resource}"),
+            public_key: vec![4; 65],
+            auth_secret: vec![7; 16],
+        },
+        expires_at: later(3600),
+    }
 }
 
 /// A valid card with this name and phone number (read in Germany).

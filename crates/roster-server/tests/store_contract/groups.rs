@@ -2,10 +2,9 @@
 //! one transaction (member limit, invite uses, one owner).
 
 use super::fixtures::{
-    account, group, group_limited, invite, join, joining, later, logged_versions, refusal, t0, version,
+    account, group, group_limited, invite, join, joining, later, logged_versions, refusal, request, t0, version,
 };
-use roster_proto::api::CardField;
-use roster_proto::api::{JoinPolicy, MembershipState, Role};
+use roster_proto::api::{CardField, JoinPolicy, MembershipState, Role};
 use roster_server::domain::ids::{AccountId, GroupId};
 use roster_server::domain::model::{ChangeKind, GroupUpdate, Joining};
 use roster_server::domain::ports::{Refusal, Store};
@@ -80,10 +79,7 @@ pub(crate) async fn deleting_a_group_names_its_members_and_drops_its_log(store: 
     let dora = account(&store, "dora").await;
     let family = group(&store, anna, "Family").await;
     join(&store, family, ben).await;
-    store
-        .join(&joining(family, carl, MembershipState::Pending))
-        .await
-        .unwrap();
+    request(&store, family, carl).await;
     join(&store, family, dora).await;
     store
         .end_membership(family, dora, MembershipState::Left, later(1))
@@ -110,11 +106,11 @@ pub(crate) async fn memberships_move_through_join_approval_leaving_and_rejoining
     let family = group(&store, anna, "Family").await;
 
     // A request: pending, nothing logged.
-    let request = joining(family, ben, MembershipState::Pending);
-    assert!(store.join(&request).await.unwrap().is_empty());
+    let asking = joining(family, ben, MembershipState::Pending);
+    assert!(store.join(&asking).await.unwrap().is_empty());
     let pending = store.membership(family, ben).await.unwrap().unwrap();
     assert_eq!((pending.state, pending.role), (MembershipState::Pending, Role::Member));
-    assert_eq!(refusal(store.join(&request).await), Refusal::AlreadyPending);
+    assert_eq!(refusal(store.join(&asking).await), Refusal::AlreadyPending);
     assert_eq!(
         store.members(family).await.unwrap().len(),
         2,
@@ -184,10 +180,7 @@ pub(crate) async fn memberships_move_through_join_approval_leaving_and_rejoining
 
     // A withdrawn request logs nothing; the owner cannot leave.
     let carl = account(&store, "carl").await;
-    store
-        .join(&joining(family, carl, MembershipState::Pending))
-        .await
-        .unwrap();
+    request(&store, family, carl).await;
     assert!(
         store
             .end_membership(family, carl, MembershipState::Left, later(6))
@@ -230,10 +223,7 @@ pub(crate) async fn roles_change_for_active_members_and_ownership_moves_from_the
     let carl = account(&store, "carl").await;
     let family = group(&store, anna, "Family").await;
     join(&store, family, ben).await;
-    store
-        .join(&joining(family, carl, MembershipState::Pending))
-        .await
-        .unwrap();
+    request(&store, family, carl).await;
 
     store.set_role(family, ben, Role::Admin).await.unwrap();
     assert_eq!(store.membership(family, ben).await.unwrap().unwrap().role, Role::Admin);
@@ -281,10 +271,7 @@ pub(crate) async fn a_share_change_is_logged_only_for_an_active_member_and_a_rea
     let anna = account(&store, "anna").await;
     let ben = account(&store, "ben").await;
     let family = group(&store, anna, "Family").await;
-    store
-        .join(&joining(family, ben, MembershipState::Pending))
-        .await
-        .unwrap();
+    request(&store, family, ben).await;
     let more = ShareFields::of(&[CardField::Name, CardField::Phones, CardField::Emails]);
 
     assert!(
@@ -325,10 +312,7 @@ pub(crate) async fn the_member_limit_holds_for_joins_and_approvals(store: Arc<dy
         "nothing written"
     );
     // A request does not take a place, but its approval must find one.
-    store
-        .join(&joining(small, dora, MembershipState::Pending))
-        .await
-        .unwrap();
+    request(&store, small, dora).await;
     assert_eq!(
         refusal(store.activate_member(small, dora, later(1)).await),
         Refusal::GroupFull
@@ -451,10 +435,7 @@ pub(crate) async fn groups_of_lists_active_and_pending_memberships(store: Arc<dy
         groups.push(group(&store, anna, name).await);
     }
     join(&store, groups[0], ben).await;
-    store
-        .join(&joining(groups[1], ben, MembershipState::Pending))
-        .await
-        .unwrap();
+    request(&store, groups[1], ben).await;
     join(&store, groups[2], ben).await;
     store
         .end_membership(groups[2], ben, MembershipState::Left, later(1))

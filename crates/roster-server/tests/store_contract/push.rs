@@ -1,29 +1,14 @@
 //! The push port: WebDAV-Push registrations, renewed in place, capped per account, found by
 //! the change they concern, and purged when lapsed.
 
-use super::fixtures::{account, group, join, joining, later, t0, terminal};
-use roster_proto::api::{MembershipState, TerminalKind};
+use super::fixtures::{account, group, join, later, registration, request, t0, terminal};
+use roster_proto::api::TerminalKind;
 use roster_server::domain::contacts::Book;
-use roster_server::domain::ids::{AccountId, RegistrationId, TerminalId};
+use roster_server::domain::ids::RegistrationId;
 use roster_server::domain::ports::Store;
 use roster_server::domain::push::{PushRegistration, Subscription};
 use std::sync::Arc;
 use time::OffsetDateTime;
-
-fn registration(account: AccountId, terminal: TerminalId, book: Book, resource: &str) -> PushRegistration {
-    PushRegistration {
-        id: RegistrationId::random(),
-        terminal_id: terminal,
-        account_id: account,
-        book,
-        subscription: Subscription {
-            push_resource: format!("https://push.example/{resource}"),
-            public_key: vec![4; 65],
-            auth_secret: vec![7; 16],
-        },
-        expires_at: later(3600),
-    }
-}
 
 pub(crate) async fn a_renewed_registration_keeps_its_id(store: Arc<dyn Store>) {
     let anna = account(&store, "anna").await;
@@ -99,10 +84,7 @@ pub(crate) async fn registrations_are_found_by_group_and_book(store: Arc<dyn Sto
     let club = group(&store, anna, "Club").await;
     let other = group(&store, anna, "Other").await;
     join(&store, club, ben).await;
-    store
-        .join(&joining(club, carl, MembershipState::Pending))
-        .await
-        .unwrap();
+    request(&store, club, carl).await;
     let anna_phone = terminal(&store, anna, TerminalKind::AppPassword, b"a").await;
     let ben_phone = terminal(&store, ben, TerminalKind::AppPassword, b"b").await;
     let carl_phone = terminal(&store, carl, TerminalKind::AppPassword, b"c").await;
