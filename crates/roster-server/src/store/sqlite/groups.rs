@@ -16,6 +16,7 @@ use sqlx::SqliteConnection;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+/// One membership, read inside the caller's transaction.
 async fn membership_in(conn: &mut SqliteConnection, group: GroupId, account: AccountId) -> Result<Option<Membership>> {
     let row: Option<MembershipRow> = sqlx::query_as(
         "SELECT group_id, account_id, role, state, share, updated_at FROM memberships \
@@ -43,6 +44,7 @@ async fn admit_one(conn: &mut SqliteConnection, group: GroupId) -> Refusable<()>
     Ok(())
 }
 
+/// Sets a membership's state, dating the change.
 async fn set_state(
     conn: &mut SqliteConnection,
     group: GroupId,
@@ -101,7 +103,7 @@ pub(super) async fn join_in(tx: &mut SqliteConnection, joining: &Joining) -> Ref
         .fetch_optional(&mut *tx)
         .await
         .map_err(internal)?;
-        match row.map(Invite::from) {
+        match row.map(Invite::try_from).transpose()? {
             Some(invite) if invite.usable(joining.at) => {}
             Some(_) => return Err(Refusal::InviteUsedUp.into()),
             None => return Err(Refusal::NoInvite.into()),
@@ -448,7 +450,7 @@ impl GroupStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(internal)?;
-        Ok(row.map(Invite::from))
+        row.map(Invite::try_from).transpose()
     }
 
     async fn invites(&self, group: GroupId) -> Result<Vec<Invite>> {
@@ -460,7 +462,7 @@ impl GroupStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(internal)?;
-        Ok(rows.into_iter().map(Invite::from).collect())
+        rows.into_iter().map(Invite::try_from).collect()
     }
 
     async fn revoke_invite(&self, group: GroupId, id: InviteId, at: OffsetDateTime) -> Result<bool> {

@@ -4,7 +4,7 @@
 //!
 //! Writes run in `BEGIN IMMEDIATE` transactions: SQLite has one writer, and taking the write
 //! lock up front avoids deadlocking two readers that both try to upgrade. The same lock keeps
-//! the change log's versions gap-free (see [`append`]).
+//! the change log's versions gap-free (see `append`).
 
 mod accounts;
 mod credentials;

@@ -37,6 +37,11 @@ pub(super) fn corrupt(what: &str, value: &str) -> Error {
     Error::Internal(anyhow::anyhow!("the database holds an unknown {what}: `{value}`"))
 }
 
+/// A stored count or limit, which no version of Roster writes negative or out of range.
+fn count<T: TryFrom<i64>>(what: &str, value: i64) -> Result<T> {
+    T::try_from(value).map_err(|_| corrupt(what, &value.to_string()))
+}
+
 pub(super) fn parse_role(s: &str) -> Result<Role> {
     match s {
         "owner" => Ok(Role::Owner),
@@ -190,10 +195,10 @@ impl TryFrom<GroupRow> for Group {
             description: row.description,
             owner_id: AccountId(row.owner_id),
             join_policy: parse_policy(&row.join_policy)?,
-            member_limit: u32::try_from(row.member_limit).unwrap_or(u32::MAX),
+            member_limit: count("member limit", row.member_limit)?,
             version: row.version,
             floor: row.floor,
-            member_count: u64::try_from(row.active_count).unwrap_or(0),
+            member_count: count("active member count", row.active_count)?,
             created_at: from_ts(row.created_at),
         })
     }
@@ -269,17 +274,23 @@ pub(super) struct InviteRow {
     uses: i64,
 }
 
-impl From<InviteRow> for Invite {
-    fn from(row: InviteRow) -> Self {
-        Invite {
+impl TryFrom<InviteRow> for Invite {
+    type Error = Error;
+
+    fn try_from(row: InviteRow) -> Result<Self> {
+        Ok(Invite {
             id: InviteId(row.id),
             group_id: GroupId(row.group_id),
             created_by: AccountId(row.created_by),
             created_at: from_ts(row.created_at),
             expires_at: from_ts(row.expires_at),
-            max_uses: row.max_uses.and_then(|m| u32::try_from(m).ok()),
-            uses: u32::try_from(row.uses).unwrap_or(u32::MAX),
-        }
+            // A negative maximum must not read as "unlimited".
+            max_uses: row
+                .max_uses
+                .map(|max| count("invite's maximum uses", max))
+                .transpose()?,
+            uses: count("invite's uses", row.uses)?,
+        })
     }
 }
 
