@@ -4,7 +4,7 @@
 //! Module map:
 //! - [`config`]: file and environment settings, validated once.
 //! - [`domain`]: the business rules; knows no HTTP and no SQL.
-//! - [`store`]: storage behind the [`store::Store`] trait (SQLite now).
+//! - [`store`]: the storage ports of [`domain::ports`], implemented (SQLite now).
 //! - [`bus`]: "group G reached version V" announcements after commit.
 //! - [`http`]: the doors — JSON API, health, metrics — translating to and from the domain.
 //! - [`push`]: the outbound door — WebDAV-Push messages to push services.

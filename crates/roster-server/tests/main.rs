@@ -16,6 +16,7 @@ mod photos;
 mod push;
 mod resources;
 mod storage;
+mod store_contract;
 mod story;
 mod stream;
 mod support;

@@ -211,3 +211,57 @@ async fn an_unknown_stored_value_is_an_error_never_read_as_a_valid_one() {
     let (status, _) = ada.get("/api/v1/me").await;
     assert_eq!(status, reqwest::StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+#[tokio::test]
+async fn an_unknown_change_kind_or_a_negative_count_is_an_error_never_read_as_a_valid_value() {
+    // The change log's kinds used to be read as `remove` or, for anything else, `upsert`; a
+    // negative invite maximum as "unlimited", a negative member limit as the largest one.
+    let server = crate::support::TestServer::start().await;
+    let ada = server.user("ada").await;
+    let group = ada.create_group("Club", "invite_only").await;
+    ada.invite(group).await;
+    use sqlx::Connection;
+    let mut db = sqlx::SqliteConnection::connect(&server.database_url).await.unwrap();
+    sqlx::query("PRAGMA ignore_check_constraints = ON")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    for (path, table, column, bad, good) in [
+        (
+            format!("/api/v1/groups/{group}/changes?since=0"),
+            "changes",
+            "kind",
+            "'bogus'",
+            "'upsert'",
+        ),
+        (
+            format!("/api/v1/groups/{group}/invites"),
+            "invites",
+            "max_uses",
+            "-1",
+            "NULL",
+        ),
+        (format!("/api/v1/groups/{group}"), "groups", "member_limit", "-1", "10"),
+    ] {
+        assert_eq!(ada.get(&path).await.0, reqwest::StatusCode::OK, "{path}");
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = {bad}")))
+            .execute(&mut db)
+            .await
+            .unwrap();
+        let (status, body) = ada.get(&path).await;
+        assert_eq!(
+            status,
+            reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+            "{table}.{column}: {body}"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = {good}")))
+            .execute(&mut db)
+            .await
+            .unwrap();
+        assert_eq!(
+            ada.get(&path).await.0,
+            reqwest::StatusCode::OK,
+            "{table}.{column} restored"
+        );
+    }
+}

@@ -4,6 +4,7 @@ use super::account::Caller;
 use super::error::{Error, FieldErrors, Result};
 use super::model::StoredCard;
 use super::phone::{E164, Region};
+use super::ports::{Refusal, StoreError};
 use super::push::DontNotify;
 use super::share_policy::ShareFields;
 use super::{Roster, now};
@@ -298,18 +299,6 @@ impl Card {
         }
         text
     }
-
-    /// Space-separated phone search keys, with a leading and trailing space.
-    pub fn phone_keys(&self) -> String {
-        let mut keys = String::from(" ");
-        for phone in &self.phones {
-            for key in phone.number.search_keys() {
-                keys.push_str(&key);
-                keys.push(' ');
-            }
-        }
-        keys
-    }
 }
 
 impl Roster {
@@ -389,9 +378,9 @@ impl Roster {
                         updated_at: at,
                     });
                 }
-                Err(Error::Conflict(_)) if expected.is_none() => continue,
-                Err(Error::Conflict(why)) => return Err(Error::Stale(why)),
-                Err(e) => return Err(e),
+                Err(StoreError::Refused(Refusal::CardChanged)) if expected.is_none() => continue,
+                Err(StoreError::Refused(why @ Refusal::CardChanged)) => return Err(Error::Stale(why.to_string())),
+                Err(e) => return Err(e.into()),
             }
         }
         Err(Error::Conflict(

@@ -7,9 +7,10 @@
 //! a number stored without its typed text is only reported when it is no longer valid.
 
 use super::card::Card;
-use super::error::{Error, Result};
+use super::error::Result;
 use super::ids::AccountId;
 use super::phone::{E164, Region};
+use super::ports::{Refusal, StoreError};
 use super::{Roster, now};
 use crate::bus::Event;
 use roster_proto::api::CardField;
@@ -137,8 +138,8 @@ impl Roster {
                 self.bus.publish(Event::CardChanged { account, revision });
                 Ok(true)
             }
-            Err(Error::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
+            Err(StoreError::Refused(Refusal::CardChanged)) => Ok(false),
+            Err(e) => Err(e.into()),
         }
     }
 }

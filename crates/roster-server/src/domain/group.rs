@@ -407,7 +407,7 @@ impl Roster {
         if role == Role::Owner {
             return Err(Error::invalid("role", "ownership moves with the transfer call"));
         }
-        self.store.set_role(id, account, role).await
+        Ok(self.store.set_role(id, account, role).await?)
     }
 
     /// Hands the group to another active member; the previous owner becomes an admin.
@@ -416,7 +416,7 @@ impl Roster {
         if to == caller.account.id {
             return Err(Error::invalid("account_id", "already the owner"));
         }
-        self.store.transfer_ownership(id, caller.account.id, to).await
+        Ok(self.store.transfer_ownership(id, caller.account.id, to).await?)
     }
 
     /// Active members (and, for admins, pending requests), ordered by account id. A member's

@@ -1,12 +1,14 @@
-//! [`CredentialStore`] on SQLite.
+//! [`CredentialStore`] on SQLite: failed-login counters, password changes and the
+//! registration that joins a group in the same write.
 
-use super::Joining;
-use super::credentials::CredentialStore;
-use super::sqlite::{SqliteStore, from_ts, insert_account, internal, join_in, ts};
+use super::accounts::insert_account;
+use super::groups::join_in;
+use super::rows::{from_ts, ts};
+use super::{SqliteStore, internal};
 use crate::domain::Result;
 use crate::domain::ids::TerminalId;
-use crate::domain::model::{Account, Change};
-use crate::domain::model::{LockRule, LoginFailures, PasswordChange};
+use crate::domain::model::{Account, Change, Joining, LockRule, LoginFailures, PasswordChange};
+use crate::domain::ports::{CredentialStore, Refusable};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -119,53 +121,11 @@ impl CredentialStore for SqliteStore {
         account: &Account,
         password_hash: &str,
         joining: &Joining,
-    ) -> Result<Vec<Change>> {
+    ) -> Refusable<Vec<Change>> {
         let mut tx = self.write().await?;
         insert_account(&mut tx, account, password_hash).await?;
         let changes = join_in(&mut tx, joining).await?;
         tx.commit().await.map_err(internal)?;
         Ok(changes)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::Arc;
-
-    #[tokio::test]
-    async fn concurrent_failures_are_each_counted_and_lock_with_back_off() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("t.db").display());
-        let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
-        let rule = LockRule {
-            every: 5,
-            lock_for: 60,
-            max_doublings: 3,
-        };
-        let at = OffsetDateTime::from_unix_timestamp(1_000_000).unwrap();
-        let tasks: Vec<_> = (0..40)
-            .map(|_| {
-                let store = store.clone();
-                tokio::spawn(async move { store.record_login_failure("anna", "192.0.2.1", rule, at).await })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap().unwrap();
-        }
-        let state = store.login_failures("anna", "192.0.2.1").await.unwrap().unwrap();
-        assert_eq!(state.failures, 40, "every failure counted once");
-        // The 8th lock: the length doubled three times at most.
-        assert_eq!(state.locked_until, Some(at + time::Duration::seconds(60 * 8)));
-        // Other pairs are untouched; a success clears only its own.
-        assert_eq!(store.login_failures("anna", "192.0.2.2").await.unwrap(), None);
-        let first = store.record_login_failure("anna", "192.0.2.2", rule, at).await.unwrap();
-        assert_eq!((first.failures, first.locked_until), (1, None));
-        store.clear_login_failures("anna", "192.0.2.1").await.unwrap();
-        assert_eq!(store.login_failures("anna", "192.0.2.1").await.unwrap(), None);
-        assert!(store.login_failures("anna", "192.0.2.2").await.unwrap().is_some());
-        // Idle, unlocked counters are purged.
-        let later = at + time::Duration::days(2);
-        assert_eq!(store.purge_login_failures(later, later).await.unwrap(), 1);
     }
 }

@@ -1,7 +1,8 @@
-//! The credentials port: failed-login counters per login name and client network, and the
-//! password change that revokes other terminals in the same write. Split from [`super::Store`]
-//! by area; [`super::Store`] requires it, so every store implements both.
+//! The credentials port: failed-login counters per login name and client network, the
+//! password change that revokes other terminals in the same write, and the registration
+//! that joins a group in the same write as it creates the account.
 
+use super::Refusable;
 use crate::domain::Result;
 use crate::domain::ids::TerminalId;
 use crate::domain::model::{Account, Change, Joining, LockRule, LoginFailures, PasswordChange};
@@ -31,12 +32,13 @@ pub trait CredentialStore: Send + Sync + 'static {
     /// Returns the revoked terminals.
     async fn change_password(&self, change: &PasswordChange<'_>) -> Result<Vec<TerminalId>>;
     /// Stores a new account and, in the same write, its join through an invite (whose use is
-    /// counted and checked there): either both happen or neither. `Conflict` when the login
-    /// is taken or the invite cannot be used.
+    /// counted and checked there): either both happen or neither. Refused as
+    /// [`AccountStore::create_account`](super::AccountStore::create_account) and
+    /// [`GroupStore::join`](super::GroupStore::join) are.
     async fn create_account_joining(
         &self,
         account: &Account,
         password_hash: &str,
         joining: &Joining,
-    ) -> Result<Vec<Change>>;
+    ) -> Refusable<Vec<Change>>;
 }

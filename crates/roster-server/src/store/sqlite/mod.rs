@@ -1,0 +1,125 @@
+//! The embedded SQLite store, the default: the [`SqliteStore`] type, its pool, migrations and
+//! transaction helpers. Rows are read in `rows`; each area port is implemented in its own
+//! file.
+//!
+//! Writes run in `BEGIN IMMEDIATE` transactions: SQLite has one writer, and taking the write
+//! lock up front avoids deadlocking two readers that both try to upgrade. The same lock keeps
+//! the change log's versions gap-free (see `append`).
+
+mod accounts;
+mod credentials;
+mod directory;
+mod groups;
+mod push;
+mod rows;
+mod server;
+
+use crate::domain::ids::{AccountId, GroupId};
+use crate::domain::model::{Change, ChangeKind};
+use crate::domain::{Error, Result};
+use anyhow::Context;
+use rows::{change_kind_str, ts};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A store in one SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `url` and runs the migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .with_context(|| format!("invalid SQLite URL {url}"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .with_context(|| format!("cannot open the SQLite database {url}"))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .context("cannot migrate the SQLite database")?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool, for operations tooling and tests (pragmas, checks).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// A write transaction, holding the database's write lock from its start.
+    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(internal)
+    }
+}
+
+/// SQLite result codes (primary) that mean "cannot write now", not "broken": the disk or the
+/// database's size limit is full, or the database is read-only. Reads still work.
+const SQLITE_READONLY: i64 = 8;
+const SQLITE_FULL: i64 = 13;
+/// How soon a write refused for want of space may be tried again.
+const FULL_RETRY: Duration = Duration::from_secs(60);
+
+/// A database error as a domain error, by kind: storage that cannot take writes is
+/// `Unavailable` (503, the service resumes by itself once space returns); the rest is internal.
+fn internal(e: sqlx::Error) -> Error {
+    let primary = match &e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .and_then(|code| code.parse::<i64>().ok())
+            .map(|code| code & 0xff),
+        _ => None,
+    };
+    if let Some(code @ (SQLITE_READONLY | SQLITE_FULL)) = primary {
+        tracing::error!(error = %e, code, "the database refuses writes (disk full or read-only)");
+        return Error::Unavailable {
+            reason: "the server cannot store changes right now (storage full or read-only)",
+            retry_after: FULL_RETRY,
+        };
+    }
+    Error::Internal(anyhow::Error::new(e).context("SQLite"))
+}
+
+/// Appends one change to a group's log, taking the next version: the caller's transaction
+/// holds the write lock, so versions stay gap-free.
+async fn append(
+    conn: &mut SqliteConnection,
+    group: GroupId,
+    subject: AccountId,
+    kind: ChangeKind,
+    at: OffsetDateTime,
+) -> Result<Change> {
+    let version: i64 = sqlx::query_scalar("UPDATE groups SET version = version + 1 WHERE id = ? RETURNING version")
+        .bind(group.0)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(internal)?;
+    sqlx::query("INSERT INTO changes (group_id, version, subject_id, kind, at) VALUES (?, ?, ?, ?, ?)")
+        .bind(group.0)
+        .bind(version)
+        .bind(subject.0)
+        .bind(change_kind_str(kind))
+        .bind(ts(at))
+        .execute(&mut *conn)
+        .await
+        .map_err(internal)?;
+    Ok(Change {
+        group_id: group,
+        version,
+        subject,
+        kind,
+    })
+}
