@@ -324,7 +324,7 @@ async fn run() {
         let book = format!("/dav/addressbooks/{}/contacts/", seeded.login);
 
         if std::env::var_os("ROSTER_BENCH_PROBE").is_some() {
-            use roster_server::domain::contacts::Book;
+            use roster_server::domain::book::Book;
             let caller = seeded.roster.authenticate(&seeded.password).await.unwrap();
             let t = Instant::now();
             let (all, _) = seeded.roster.book_cards(&caller, Book::Contacts).await.unwrap();

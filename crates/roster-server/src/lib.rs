@@ -3,12 +3,16 @@
 //!
 //! Module map:
 //! - [`config`]: file and environment settings, validated once.
-//! - [`domain`]: the business rules; knows no HTTP and no SQL.
-//! - [`store`]: the storage ports of [`domain::ports`], implemented (SQLite now).
-//! - [`bus`]: "group G reached version V" announcements after commit.
-//! - [`http`]: the doors — JSON API, health, metrics — translating to and from the domain.
+//! - [`domain`]: the business rules and the ports they need ([`domain::ports`]: the store by
+//!   area, the bus); knows no HTTP and no SQL.
+//! - [`store`]: the storage ports implemented (SQLite now).
+//! - [`bus`]: the bus port implemented (in-process now): announcements after commit.
+//! - [`http`]: the doors — JSON API, stream, CardDAV, web pages, health, metrics —
+//!   translating to and from the domain.
 //! - [`push`]: the outbound door — WebDAV-Push messages to push services.
-//! - [`app`]: builds the whole server from a [`config::Config`] and runs it.
+//! - [`webpush`]: RFC 8291 message encryption and VAPID signing, below the domain.
+//! - [`app`]: builds the whole server from a [`config::Config`] and runs it (the one place
+//!   that picks implementations).
 
 pub mod app;
 pub mod bus;

@@ -1,6 +1,6 @@
 //! The in-process bus: a tokio broadcast channel, for a single server instance.
 
-use super::{Bus, Event, Subscription};
+use crate::domain::ports::{Bus, Event, Subscription};
 use tokio::sync::broadcast;
 
 /// Announcements within one process.
@@ -30,7 +30,7 @@ impl Bus for LocalBus {
     }
 
     fn subscribe(&self) -> Subscription {
-        Subscription(self.sender.subscribe())
+        Subscription::new(self.sender.subscribe())
     }
 }
 
@@ -48,6 +48,6 @@ mod tests {
             version: 3,
         };
         bus.publish(event);
-        assert_eq!(rx.next().await, Some(super::super::Heard::Event(event)));
+        assert_eq!(rx.next().await, Some(crate::domain::ports::Heard::Event(event)));
     }
 }

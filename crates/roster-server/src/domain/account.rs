@@ -285,7 +285,7 @@ impl Roster {
     pub async fn delete_account(&self, caller: &Caller, password: &str) -> Result<()> {
         self.confirm_password(caller, password).await?;
         let changes = self.store.delete_account(caller.account.id, now()).await?;
-        self.bus.publish(crate::bus::Event::AccountClosed {
+        self.bus.publish(super::ports::Event::AccountClosed {
             account: caller.account.id,
         });
         self.publish(&changes);
@@ -317,7 +317,7 @@ impl Roster {
             .await?;
         for terminal in &revoked {
             self.bus
-                .publish(crate::bus::Event::TerminalRevoked { terminal: *terminal });
+                .publish(super::ports::Event::TerminalRevoked { terminal: *terminal });
         }
         tracing::info!(account = %caller.account.id, revoked = revoked.len(), "password changed");
         Ok(revoked)

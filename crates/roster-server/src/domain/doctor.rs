@@ -10,9 +10,9 @@ use super::card::Card;
 use super::error::Result;
 use super::ids::AccountId;
 use super::phone::{E164, Region};
+use super::ports::Event;
 use super::ports::{Refusal, StoreError};
 use super::{Roster, now};
-use crate::bus::Event;
 use roster_proto::api::CardField;
 
 /// Cards read per store call.

@@ -204,7 +204,7 @@ impl Roster {
         let before = self.load_group(id).await?;
         self.store.update_group(id, &update).await?;
         if update.name.as_ref().is_some_and(|name| *name != before.name) {
-            self.bus.publish(crate::bus::Event::GroupRenamed { group: id });
+            self.bus.publish(super::ports::Event::GroupRenamed { group: id });
         }
         self.group(caller, id).await
     }

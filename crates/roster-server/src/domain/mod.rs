@@ -1,8 +1,10 @@
 //! The business rules of Roster, in the words of DESIGN.md.
 //!
 //! [`Roster`] is the one service every door (JSON API, WebSocket, CardDAV, web pages) calls.
-//! It reaches storage only through [`Store`] and push only through [`Bus`]; it knows no HTTP
-//! and no SQL. The share-policy filter lives in [`directory::visible_card`] and nowhere else.
+//! It reaches storage only through [`Store`] and announces commits only through [`Bus`], the
+//! ports it owns ([`ports`]); it knows no HTTP and no SQL and imports no implementation. The
+//! share-policy filter lives in [`directory::visible_card`] and nowhere else; "what changed
+//! since this cursor" is answered by the one sync engine in [`sync`] for every door.
 
 pub mod account;
 pub mod audience;
@@ -30,11 +32,10 @@ pub use error::{Error, Result};
 // The old name of `book`, until the CardDAV and store modules being split elsewhere follow.
 pub use self::book as contacts;
 
-use crate::bus::{Bus, Event};
 use card::CardRules;
 use limits::{Limits, RateSettings};
 use model::Change;
-use ports::Store;
+use ports::{Bus, Event, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

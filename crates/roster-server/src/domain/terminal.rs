@@ -129,7 +129,7 @@ impl Roster {
     /// Revokes one of the caller's terminals (its credential stops working at once).
     pub async fn revoke_terminal(&self, caller: &Caller, id: TerminalId) -> Result<()> {
         if self.store.revoke_terminal(caller.account.id, id, now()).await? {
-            self.bus.publish(crate::bus::Event::TerminalRevoked { terminal: id });
+            self.bus.publish(super::ports::Event::TerminalRevoked { terminal: id });
             tracing::info!(account = %caller.account.id, terminal = %id, "terminal revoked");
             Ok(())
         } else {

@@ -6,9 +6,9 @@
 //! or two pushes, the last one current.
 
 use super::sender::{Outcome, Sender};
-use crate::bus::Heard;
 use crate::domain::Roster;
 use crate::domain::ids::RegistrationId;
+use crate::domain::ports::Heard;
 use crate::webpush as crypto;
 use std::collections::HashMap;
 use std::sync::Arc;

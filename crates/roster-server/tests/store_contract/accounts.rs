@@ -3,7 +3,7 @@
 
 use super::fixtures::{account, group, join, later, refusal, registration, request, t0, terminal};
 use roster_proto::api::{MembershipState, TerminalKind};
-use roster_server::domain::contacts::Book;
+use roster_server::domain::book::Book;
 use roster_server::domain::ids::AccountId;
 use roster_server::domain::model::{Account, ChangeKind};
 use roster_server::domain::ports::{Refusal, Store};

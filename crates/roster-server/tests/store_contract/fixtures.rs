@@ -1,8 +1,8 @@
 //! Small builders of the records the contract stores, so that each test reads as its story.
 
 use roster_proto::api::{CardInput, JoinPolicy, MembershipState, TerminalKind};
+use roster_server::domain::book::Book;
 use roster_server::domain::card::{Card, CardRules};
-use roster_server::domain::contacts::Book;
 use roster_server::domain::ids::{AccountId, GroupId, InviteId, RegistrationId, TerminalId};
 use roster_server::domain::model::{Account, Group, Invite, Joining, NewTerminal, Terminal};
 use roster_server::domain::ports::{Refusal, Store, StoreError};

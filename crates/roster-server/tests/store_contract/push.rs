@@ -3,7 +3,7 @@
 
 use super::fixtures::{account, group, join, later, registration, request, t0, terminal};
 use roster_proto::api::TerminalKind;
-use roster_server::domain::contacts::Book;
+use roster_server::domain::book::Book;
 use roster_server::domain::ids::RegistrationId;
 use roster_server::domain::ports::Store;
 use roster_server::domain::push::{PushRegistration, Subscription};

@@ -6,7 +6,7 @@
 //! is the viewer's own card. What a viewer sees of a person always comes from
 //! [`visible_card`](super::directory::visible_card); this module only merges those views and
 //! never decides visibility itself.
-//! [`token`] signs what a client holds, [`cache`] keeps recent listings, and [`sync`] answers
+//! `token` signs what a client holds, `cache` keeps recent listings, and `sync` answers
 //! "what changed in this book since this token" on top of the one sync engine
 //! ([`super::sync`]).
 

@@ -1,4 +1,5 @@
-//! The domain's ports: the storage it needs, as a few traits split by area.
+//! The domain's ports: the storage it needs, as a few traits split by area, and the bus
+//! that announces what was committed.
 //!
 //! The domain owns these contracts; `store/` implements them (one file per area in each
 //! backend) and defines no records of its own that the domain imports. Each area trait's
@@ -10,6 +11,7 @@
 //! every implementation must do.
 
 mod accounts;
+mod bus;
 mod credentials;
 mod directory;
 mod groups;
@@ -18,6 +20,7 @@ mod refusal;
 mod server;
 
 pub use accounts::AccountStore;
+pub use bus::{Bus, Event, Heard, Subscription};
 pub use credentials::CredentialStore;
 pub use directory::DirectoryStore;
 pub use groups::GroupStore;

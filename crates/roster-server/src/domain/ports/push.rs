@@ -1,7 +1,7 @@
 //! The push port: WebDAV-Push registrations, and which of them a change concerns.
 
 use crate::domain::Result;
-use crate::domain::contacts::Book;
+use crate::domain::book::Book;
 use crate::domain::ids::{AccountId, GroupId, RegistrationId, TerminalId};
 use crate::domain::push::PushRegistration;
 use async_trait::async_trait;

@@ -3,7 +3,7 @@
 use super::rows::{PushRow, ts};
 use super::{SqliteStore, internal};
 use crate::domain::Result;
-use crate::domain::contacts::Book;
+use crate::domain::book::Book;
 use crate::domain::ids::{AccountId, GroupId, RegistrationId, TerminalId};
 use crate::domain::ports::PushStore;
 use crate::domain::push::PushRegistration;

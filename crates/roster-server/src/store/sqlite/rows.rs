@@ -2,8 +2,8 @@
 //! stored as, and Unix-second timestamps. A stored value that no version of Roster writes is
 //! an error here, never read as some valid value.
 
+use crate::domain::book::Book;
 use crate::domain::card::Card;
-use crate::domain::contacts::Book;
 use crate::domain::ids::{AccountId, GroupId, InviteId, RegistrationId, TerminalId};
 use crate::domain::model::{Account, AccountAuth, Change, ChangeKind, Group, Invite, MemberCard, Membership, Terminal};
 use crate::domain::push::{PushRegistration, Subscription};
