@@ -184,25 +184,7 @@ async fn an_unknown_stored_value_is_an_error_never_read_as_a_valid_one() {
         ("memberships", "state", "active"),
         ("groups", "join_policy", "approval"),
     ] {
-        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = 'bogus'")))
-            .execute(&mut db)
-            .await
-            .unwrap();
-        let (status, body) = ada.get(&path).await;
-        assert_eq!(
-            status,
-            reqwest::StatusCode::INTERNAL_SERVER_ERROR,
-            "{table}.{column}: {body}"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = '{good}'")))
-            .execute(&mut db)
-            .await
-            .unwrap();
-        assert_eq!(
-            ada.get(&path).await.0,
-            reqwest::StatusCode::OK,
-            "{table}.{column} restored"
-        );
+        refused_while_damaged(&mut db, &ada, &path, table, column, "'bogus'", &format!("'{good}'")).await;
     }
     sqlx::query("UPDATE terminals SET kind = 'bogus'")
         .execute(&mut db)
@@ -244,24 +226,38 @@ async fn an_unknown_change_kind_or_a_negative_count_is_an_error_never_read_as_a_
         (format!("/api/v1/groups/{group}"), "groups", "member_limit", "-1", "10"),
     ] {
         assert_eq!(ada.get(&path).await.0, reqwest::StatusCode::OK, "{path}");
-        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = {bad}")))
-            .execute(&mut db)
-            .await
-            .unwrap();
-        let (status, body) = ada.get(&path).await;
-        assert_eq!(
-            status,
-            reqwest::StatusCode::INTERNAL_SERVER_ERROR,
-            "{table}.{column}: {body}"
-        );
-        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = {good}")))
-            .execute(&mut db)
-            .await
-            .unwrap();
-        assert_eq!(
-            ada.get(&path).await.0,
-            reqwest::StatusCode::OK,
-            "{table}.{column} restored"
-        );
+        refused_while_damaged(&mut db, &ada, &path, table, column, bad, good).await;
     }
+}
+
+/// Writes `bad` into `table.column` behind the server's back and checks that `path` then
+/// answers 500, never a guess; then writes `good` back and checks that it answers again.
+async fn refused_while_damaged(
+    db: &mut sqlx::SqliteConnection,
+    who: &crate::support::User,
+    path: &str,
+    table: &str,
+    column: &str,
+    bad: &str,
+    good: &str,
+) {
+    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = {bad}")))
+        .execute(&mut *db)
+        .await
+        .unwrap();
+    let (status, body) = who.get(path).await;
+    assert_eq!(
+        status,
+        reqwest::StatusCode::INTERNAL_SERVER_ERROR,
+        "{table}.{column}: {body}"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET {column} = {good}")))
+        .execute(&mut *db)
+        .await
+        .unwrap();
+    assert_eq!(
+        who.get(path).await.0,
+        reqwest::StatusCode::OK,
+        "{table}.{column} restored"
+    );
 }
