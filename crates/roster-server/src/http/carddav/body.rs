@@ -7,7 +7,8 @@
 //! fail. The bytes are exactly those [`xml::multistatus`] would write for the same responses.
 
 use super::props::{self, Target};
-use super::{Hrefs, xml};
+use super::resource::Hrefs;
+use super::xml;
 use crate::domain::account::Caller;
 use crate::domain::contacts::{Book, BookCard};
 use axum::body::{Body, Bytes};

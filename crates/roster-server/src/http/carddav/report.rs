@@ -1,9 +1,12 @@
 //! REPORTs on a book: addressbook-multiget, addressbook-query and sync-collection. Depth is
 //! ignored (Thunderbird sends `Depth: 1` where RFC 6578 wants 0).
 
+use super::auth::user_agent;
 use super::body::{Multistatus, Piece};
+use super::error::{DavError, DavResult};
+use super::request::{Request, body_text};
+use super::resource::Resource;
 use super::xml::{self, DAV, Filter, MatchType, PropFilter, Report, TextMatch};
-use super::{DavError, DavResult, Request, Resource, body_text};
 use crate::domain::Error;
 use crate::domain::contacts::{Book, BookCard};
 use crate::domain::ids::AccountId;
@@ -136,7 +139,7 @@ impl Request<'_> {
     /// An expired or foreign token. DAVx5 restarts on any status naming `valid-sync-token`,
     /// Evolution on 403, and Thunderbird only on 400 (a 403 breaks every later sync there).
     fn invalid_token(&self) -> DavError {
-        let thunderbird = super::user_agent(self.headers).is_some_and(|ua| ua.contains("Thunderbird"));
+        let thunderbird = user_agent(self.headers).is_some_and(|ua| ua.contains("Thunderbird"));
         let status = if thunderbird {
             StatusCode::BAD_REQUEST
         } else {
