@@ -3,6 +3,7 @@
 
 use super::tree::{Element, parse_tree};
 use super::{CARDDAV, DAV, PropName, XmlError};
+use std::collections::HashSet;
 
 /// Which properties a PROPFIND or REPORT asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,6 +53,9 @@ fn props_of(parent: &Element) -> Props {
     let mut names = Vec::new();
     let mut version = AskedVersion::Default;
     if let Some(prop) = parent.child(DAV, "prop") {
+        // A property named twice is answered once, where it was first named. The names seen
+        // are kept in a set, not looked up in the list: a 1 MiB body names 100,000 of them.
+        let mut seen: HashSet<(&str, &str)> = HashSet::with_capacity(prop.children.len());
         for child in &prop.children {
             if child.is(CARDDAV, "address-data") {
                 // vdirsyncer spells the content-type attribute in its own way: match the
@@ -62,7 +66,7 @@ fn props_of(parent: &Element) -> Props {
                     _ => AskedVersion::Default,
                 };
             }
-            if !names.contains(&child.prop_name()) {
+            if seen.insert((child.ns.as_str(), child.name.as_str())) {
                 names.push(child.prop_name());
             }
         }
@@ -312,6 +316,37 @@ mod tests {
                 PropName::new("http://example.com/ns", "color"),
             ])
         );
+    }
+
+    #[test]
+    fn a_property_named_twice_is_asked_once_where_first_named() {
+        // `y` is another prefix for the namespace of `x`; `z:getetag` is another property.
+        let body = r#"<d:propfind xmlns:d="DAV:" xmlns:x="urn:x" xmlns:y="urn:x" xmlns:z="urn:z"><d:prop>
+            <d:getetag/><x:color/><d:getetag/><y:color/><z:getetag/><x:size/><d:displayname/><x:color/>
+            </d:prop></d:propfind>"#;
+        assert_eq!(
+            parse_propfind(body).unwrap().request,
+            PropRequest::Prop(vec![
+                PropName::new(DAV, "getetag"),
+                PropName::new("urn:x", "color"),
+                PropName::new("urn:z", "getetag"),
+                PropName::new("urn:x", "size"),
+                PropName::new(DAV, "displayname"),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_hundred_thousand_names_and_fifty_thousand_repeats_are_asked_once_each_in_order() {
+        // 150,002 elements in all: within the reader's bound of 200,000.
+        let names: Vec<String> = (0..100_000).map(|i| format!("p{i}")).collect();
+        let mut body = String::from(r#"<propfind xmlns="DAV:"><prop xmlns:x="urn:x">"#);
+        for name in names.iter().chain(names.iter().rev().step_by(2)) {
+            body.push_str(&format!("<x:{name}/>"));
+        }
+        body.push_str("</prop></propfind>");
+        let expected: Vec<PropName> = names.iter().map(|name| PropName::new("urn:x", name)).collect();
+        assert_eq!(parse_propfind(&body).unwrap().request, PropRequest::Prop(expected));
     }
 
     #[test]
