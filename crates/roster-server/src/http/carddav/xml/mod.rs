@@ -11,7 +11,7 @@ mod tree;
 mod write;
 
 pub use parse::{
-    AskedVersion, Filter, MatchType, PropFilter, PropRequest, Props, Report, TextMatch, parse_propfind,
+    AskedVersion, Filter, MatchType, Needle, PropFilter, PropRequest, Props, Report, TextMatch, parse_propfind,
     parse_proppatch, parse_report,
 };
 pub use push::{PUSH, PushRegister, Triggers, http_date, parse_http_date, parse_push_register};

@@ -128,13 +128,48 @@ pub enum MatchType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextMatch {
     /// The text to look for.
-    pub text: String,
+    pub text: Needle,
     /// How to compare.
     pub match_type: MatchType,
     /// Whether the match is negated.
     pub negate: bool,
     /// `i;octet` (exact) instead of the default case-insensitive collation.
     pub octet: bool,
+}
+
+/// The text a `text-match` looks for, also in the lower case the case-insensitive collations
+/// compare: folded once when the request is read, not once per card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Needle {
+    text: String,
+    folded: String,
+}
+
+impl Needle {
+    /// The text as sent, which `i;octet` compares.
+    pub fn as_sent(&self) -> &str {
+        &self.text
+    }
+
+    /// The text in lower case, which `i;unicode-casemap` and `i;ascii-casemap` compare.
+    pub fn folded(&self) -> &str {
+        &self.folded
+    }
+}
+
+impl From<String> for Needle {
+    fn from(text: String) -> Self {
+        Needle {
+            folded: text.to_lowercase(),
+            text,
+        }
+    }
+}
+
+impl From<&str> for Needle {
+    fn from(text: &str) -> Self {
+        Needle::from(text.to_string())
+    }
 }
 
 /// One `prop-filter` of an addressbook-query.
@@ -223,7 +258,7 @@ fn text_match(element: &Element) -> Result<TextMatch, XmlError> {
         other => return Err(XmlError::Unexpected(format!("unsupported collation {other}"))),
     };
     Ok(TextMatch {
-        text: element.text.clone(),
+        text: Needle::from(element.text.clone()),
         match_type,
         negate: element.attribute("negate-condition") == Some("yes"),
         octet,
@@ -457,6 +492,20 @@ mod tests {
         );
         assert_eq!(filter.props[1].name, "TEL");
         assert_eq!(filter.props[1].matches[0].match_type, MatchType::Contains);
+    }
+
+    #[test]
+    fn a_text_match_needle_is_read_as_sent_and_folded_once() {
+        let body = r#"<c:addressbook-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav">
+            <c:filter><c:prop-filter name="fn"><c:text-match collation="i;octet">Ärger &amp; CO</c:text-match>
+            </c:prop-filter></c:filter></c:addressbook-query>"#;
+        let Report::Query { filter, .. } = parse_report(body).unwrap() else {
+            panic!("not a query");
+        };
+        let text_match = &filter.props[0].matches[0];
+        assert_eq!(text_match.text.as_sent(), "Ärger & CO");
+        assert_eq!(text_match.text.folded(), "ärger & co");
+        assert!(text_match.octet);
     }
 
     #[test]
