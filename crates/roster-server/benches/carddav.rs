@@ -84,7 +84,9 @@ struct Seeded {
     _dir: tempfile::TempDir,
 }
 
-async fn seed(members: usize) -> Seeded {
+/// A fresh database with one group of `members`, who share name, phones and e-mails: the
+/// directory, its URL, the store and the group.
+async fn seed_store(members: usize) -> (tempfile::TempDir, String, Arc<SqliteStore>, common::SeededGroup) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
@@ -94,6 +96,11 @@ async fn seed(members: usize) -> Seeded {
         roster_proto::api::CardField::Emails,
     ]);
     let seeded = common::seed_group(&store, members, |i| card(i, 0), share).await;
+    (dir, url, store, seeded)
+}
+
+async fn seed(members: usize) -> Seeded {
+    let (dir, url, store, seeded) = seed_store(members).await;
     let owner = seeded.members[0];
     let changeable: Vec<(AccountId, i64)> = seeded.members[1..]
         .iter()
@@ -509,15 +516,7 @@ struct InProcess {
 
 impl InProcess {
     async fn seed(members: usize) -> InProcess {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
-        let share = ShareFields::of(&[
-            roster_proto::api::CardField::Name,
-            roster_proto::api::CardField::Phones,
-            roster_proto::api::CardField::Emails,
-        ]);
-        let seeded = common::seed_group(&store, members, |i| card(i, 0), share).await;
+        let (dir, url, store, seeded) = seed_store(members).await;
         let mut config = Config::new(url);
         config.rates.reads_per_minute = u32::MAX;
         let roster = Arc::new(roster_server::domain::Roster::new(
