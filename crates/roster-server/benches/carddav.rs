@@ -12,24 +12,47 @@
 //! skipped, saying so). `ROSTER_BENCH_SIZES=100,10000` limits the group sizes;
 //! `ROSTER_BENCH_PROBE=1` also times single multigets of 1, 10 and 100 cards, to separate
 //! per-request from per-card cost.
+//!
+//! Two criterion groups measure single requests in process (the router called directly, no
+//! socket), where the cost is the server's own work:
+//!
+//! - `propfind_many_names`: parsing, and answering on a book, a PROPFIND that names 10,000 and
+//!   100,000 distinct unknown properties (a request within the 1 MiB body limit);
+//! - `text_match_query`: an addressbook-query whose case-insensitive text-matches are tested
+//!   against every card of a 3,000-card book.
+//!
+//! A filter selects among them as criterion filters do (`cargo bench -p roster-server --bench
+//! carddav -- propfind_many_names --warm-up-time 1 --measurement-time 3`); the sync scenarios
+//! above run when no filter is given, or when the filter is part of `sync_scenarios`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use roster_proto::api::{CardInput, PhoneInput, TerminalKind};
 use roster_server::Application;
+use roster_server::app::settings;
+use roster_server::bus::local::LocalBus;
 use roster_server::config::Config;
 use roster_server::domain::card::Card;
 use roster_server::domain::ids::AccountId;
 use roster_server::domain::ports::{DirectoryStore, GroupStore};
 use roster_server::domain::share_policy::ShareFields;
+use roster_server::http::carddav::xml::{self, PropRequest};
+use roster_server::http::{AppState, HttpSettings};
 use roster_server::store::sqlite::SqliteStore;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+use tokio::runtime::Runtime;
+use tower::ServiceExt;
 
 const RUNS: usize = 3;
 const INCREMENTAL_RUNS: usize = 20;
@@ -61,7 +84,9 @@ struct Seeded {
     _dir: tempfile::TempDir,
 }
 
-async fn seed(members: usize) -> Seeded {
+/// A fresh database with one group of `members`, who share name, phones and e-mails: the
+/// directory, its URL, the store and the group.
+async fn seed_store(members: usize) -> (tempfile::TempDir, String, Arc<SqliteStore>, common::SeededGroup) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let store = Arc::new(SqliteStore::connect(&url).await.unwrap());
@@ -71,6 +96,11 @@ async fn seed(members: usize) -> Seeded {
         roster_proto::api::CardField::Emails,
     ]);
     let seeded = common::seed_group(&store, members, |i| card(i, 0), share).await;
+    (dir, url, store, seeded)
+}
+
+async fn seed(members: usize) -> Seeded {
+    let (dir, url, store, seeded) = seed_store(members).await;
     let owner = seeded.members[0];
     let changeable: Vec<(AccountId, i64)> = seeded.members[1..]
         .iter()
@@ -475,14 +505,185 @@ async fn run() {
     }
 }
 
+/// The Roster router in process, with one group of `members` seen by member 0 through an app
+/// password: requests go straight to the handlers, with no socket and no client in between.
+struct InProcess {
+    router: axum::Router,
+    authorization: String,
+    book: String,
+    _dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    async fn seed(members: usize) -> InProcess {
+        let (dir, url, store, seeded) = seed_store(members).await;
+        let mut config = Config::new(url);
+        config.rates.reads_per_minute = u32::MAX;
+        let roster = Arc::new(roster_server::domain::Roster::new(
+            store,
+            Arc::new(LocalBus::default()),
+            settings(&config, String::new()),
+        ));
+        let (password, _) = roster
+            .create_terminal(seeded.members[0], "bench phone".into(), TerminalKind::AppPassword)
+            .await
+            .unwrap();
+        let state = AppState {
+            roster,
+            metrics: roster_server::http::metrics::handle(),
+            trusted_proxies: Arc::from([]),
+            metrics_token: None,
+            frames: Arc::default(),
+        };
+        let router = roster_server::http::router(
+            state,
+            HttpSettings {
+                max_body_bytes: config.max_body_bytes,
+                body_timeout: config.body_timeout,
+                metrics_here: false,
+            },
+        );
+        InProcess {
+            router,
+            // seed_group names member i `member{i}`; the owner is member 0.
+            authorization: format!("Basic {}", STANDARD.encode(format!("member0:{password}"))),
+            book: "/dav/addressbooks/member0/contacts/".into(),
+            _dir: dir,
+        }
+    }
+
+    /// Sends a request to the book and reads the whole answer, which must be a multistatus.
+    async fn send(&self, method: &str, depth: &str, body: &str) -> usize {
+        let request = Request::builder()
+            .method(method)
+            .uri(&self.book)
+            .header(header::AUTHORIZATION, &self.authorization)
+            .header("depth", depth)
+            .header(header::CONTENT_TYPE, "application/xml; charset=utf-8")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let answer = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        assert_eq!(status, StatusCode::MULTI_STATUS, "{}", String::from_utf8_lossy(&answer));
+        answer.len()
+    }
+}
+
+/// A PROPFIND naming `count` distinct properties, none of which exists: four-letter names in
+/// a made-up namespace, so that 100,000 of them fit in a 1 MiB body.
+fn propfind_naming(count: usize) -> String {
+    let mut body = String::from(r#"<d:propfind xmlns:d="DAV:" xmlns:x="urn:example:made-up"><d:prop>"#);
+    for i in 0..count {
+        let letters: String = (0..4)
+            .map(|place| char::from(b'a' + (i / 26usize.pow(place) % 26) as u8))
+            .collect();
+        body.push_str(&format!("<x:{letters}/>"));
+    }
+    body.push_str("</d:prop></d:propfind>");
+    body
+}
+
+fn propfind_many_names(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    let server = std::cell::OnceCell::new();
+    let mut group = c.benchmark_group("propfind_many_names");
+    // Flat: ten samples of equal length, so that a slow request is run a dozen times, not 55.
+    group.sample_size(10).sampling_mode(SamplingMode::Flat);
+    for count in [10_000usize, 100_000] {
+        let body = propfind_naming(count);
+        assert!(body.len() <= Config::new("").max_body_bytes, "{} bytes", body.len());
+        group.throughput(Throughput::Elements(count as u64));
+        group.bench_with_input(BenchmarkId::new("parse", count), &body, |b, body| {
+            b.iter(|| {
+                let props = xml::parse_propfind(body).unwrap();
+                assert!(matches!(&props.request, PropRequest::Prop(names) if names.len() == count));
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("answer on a book", count), &body, |b, body| {
+            let server: &InProcess = server.get_or_init(|| runtime.block_on(InProcess::seed(10)));
+            b.to_async(&runtime).iter(|| server.send("PROPFIND", "0", body));
+        });
+    }
+    group.finish();
+}
+
+/// How many cards the text-match query looks through.
+const QUERY_BOOK: usize = 3_000;
+
+fn text_match_query(c: &mut Criterion) {
+    let runtime = Runtime::new().unwrap();
+    // Upper-case needles, compared case-insensitively: one name matches, no e-mail does, so
+    // every card is tested against both and the answer stays small.
+    let body = r#"<c:addressbook-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:carddav">
+<d:prop><d:getetag/></d:prop>
+<c:filter test="anyof">
+<c:prop-filter name="FN"><c:text-match collation="i;unicode-casemap" match-type="equals">MEMBER 1234</c:text-match></c:prop-filter>
+<c:prop-filter name="EMAIL"><c:text-match collation="i;unicode-casemap" match-type="contains">NOBODY@EXAMPLE.ORG</c:text-match></c:prop-filter>
+</c:filter>
+</c:addressbook-query>"#;
+    let mut group = c.benchmark_group("text_match_query");
+    group.throughput(Throughput::Elements(QUERY_BOOK as u64));
+    let server = std::cell::OnceCell::new();
+    group.bench_function(BenchmarkId::new("addressbook-query, cards", QUERY_BOOK), |b| {
+        let server: &InProcess = server.get_or_init(|| runtime.block_on(InProcess::seed(QUERY_BOOK + 1)));
+        b.to_async(&runtime).iter(|| async {
+            let length = server.send("REPORT", "1", body).await;
+            assert!(length > 0);
+        });
+    });
+    group.finish();
+}
+
+/// The benchmark filter given on the command line, if any: the first argument that is neither
+/// an option nor an option's value (the options criterion reads, see `criterion --help`).
+fn filter() -> Option<String> {
+    const WITH_VALUE: &[&str] = &[
+        "-c",
+        "--color",
+        "-s",
+        "--save-baseline",
+        "-b",
+        "--baseline",
+        "--baseline-lenient",
+        "--format",
+        "--profile-time",
+        "--load-baseline",
+        "--sample-size",
+        "--warm-up-time",
+        "--measurement-time",
+        "--nresamples",
+        "--noise-threshold",
+        "--confidence-level",
+        "--significance-level",
+        "--plotting-backend",
+        "--output-format",
+    ];
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if WITH_VALUE.contains(&arg.as_str()) {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg);
+        }
+    }
+    None
+}
+
 fn main() {
     // `cargo test --benches` runs bench targets with --bench absent: do nothing then.
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run());
+    if filter().is_none_or(|filter| "sync_scenarios".contains(&filter)) {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(run());
+    }
+    let mut criterion = Criterion::default().configure_from_args();
+    propfind_many_names(&mut criterion);
+    text_match_query(&mut criterion);
+    criterion.final_summary();
 }

@@ -29,8 +29,6 @@ pub mod sync;
 pub mod terminal;
 
 pub use error::{Error, Result};
-// The old name of `book`, until the CardDAV and store modules being split elsewhere follow.
-pub use self::book as contacts;
 
 use card::CardRules;
 use limits::{Limits, RateSettings};

@@ -7,9 +7,10 @@
 //! fail. The bytes are exactly those [`xml::multistatus`] would write for the same responses.
 
 use super::props::{self, Target};
-use super::{Hrefs, xml};
+use super::resource::Hrefs;
+use super::xml;
 use crate::domain::account::Caller;
-use crate::domain::contacts::{Book, BookCard};
+use crate::domain::book::{Book, BookCard};
 use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

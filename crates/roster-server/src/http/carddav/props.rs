@@ -1,10 +1,11 @@
 //! The WebDAV properties of each kind of resource: which exist (for `allprop` and
 //! `propname`) and their values. Unknown properties are answered 404 in their own propstat.
 
+use super::card::{VCARD_TYPE, quoted, render};
+use super::resource::Hrefs;
 use super::xml::{self, CALSERVER, CARDDAV, DAV, PUSH, Prop, PropName, PropRequest, PropStat, Props, Value};
-use super::{Hrefs, VCARD_TYPE, quoted, render};
 use crate::domain::account::Caller;
-use crate::domain::contacts::{Book, BookCard, BookInfo};
+use crate::domain::book::{Book, BookCard, BookInfo};
 use roster_proto::vcard::VcardVersion;
 
 /// Which resource properties are asked of.

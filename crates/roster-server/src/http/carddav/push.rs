@@ -1,11 +1,13 @@
 //! WebDAV-Push on the CardDAV door: `POST push-register` to a book, `DELETE` of a
 //! registration URL (`/dav/push/<id>`), and the `Push-Dont-Notify` header of writes.
 
+use super::error::{DavError, DavResult, described_fields};
+use super::request::{Request, body_text};
+use super::resource::Resource;
 use super::xml::{self, PUSH, XmlError};
-use super::{DavError, DavResult, Request, body_text};
 use crate::domain::Error;
 use crate::domain::account::Caller;
-use crate::domain::contacts::Book;
+use crate::domain::book::Book;
 use crate::domain::ids::RegistrationId;
 use crate::domain::push::{DontNotify, Subscription};
 use crate::http::AppState;
@@ -66,10 +68,7 @@ pub(super) async fn registration(state: &AppState, caller: &Caller, method: &Met
 }
 
 fn described(status: StatusCode, condition: &str, why: &str) -> DavError {
-    DavError {
-        body: Some(xml::error_described(PUSH, condition, why)),
-        ..DavError::status(status)
-    }
+    DavError::described(status, PUSH, condition, why)
 }
 
 impl Request<'_> {
@@ -77,7 +76,7 @@ impl Request<'_> {
     /// refused write.
     pub(super) async fn post(&self, body: &Bytes) -> DavResult {
         match self.resource {
-            super::Resource::Book(_, book) => self.push_register(*book, body).await,
+            Resource::Book(_, book) => self.push_register(*book, body).await,
             _ => self.refuse_write().await,
         }
     }
@@ -113,7 +112,7 @@ impl Request<'_> {
             Ok(registered) => registered,
             Err(Error::Forbidden(why)) => return Err(described(StatusCode::FORBIDDEN, "push-not-available", &why)),
             Err(Error::Invalid(fields)) => {
-                let why = super::described_fields(&fields);
+                let why = described_fields(&fields);
                 return Err(described(StatusCode::BAD_REQUEST, "invalid-subscription", &why));
             }
             Err(e) => return Err(e.into()),

@@ -1,11 +1,14 @@
 //! REPORTs on a book: addressbook-multiget, addressbook-query and sync-collection. Depth is
 //! ignored (Thunderbird sends `Depth: 1` where RFC 6578 wants 0).
 
+use super::auth::user_agent;
 use super::body::{Multistatus, Piece};
+use super::error::{DavError, DavResult};
+use super::request::{Request, body_text};
+use super::resource::Resource;
 use super::xml::{self, DAV, Filter, MatchType, PropFilter, Report, TextMatch};
-use super::{DavError, DavResult, Request, Resource, body_text};
 use crate::domain::Error;
-use crate::domain::contacts::{Book, BookCard};
+use crate::domain::book::{Book, BookCard};
 use crate::domain::ids::AccountId;
 use axum::body::Bytes;
 use axum::http::StatusCode;
@@ -136,7 +139,7 @@ impl Request<'_> {
     /// An expired or foreign token. DAVx5 restarts on any status naming `valid-sync-token`,
     /// Evolution on 403, and Thunderbird only on 400 (a 403 breaks every later sync there).
     fn invalid_token(&self) -> DavError {
-        let thunderbird = super::user_agent(self.headers).is_some_and(|ua| ua.contains("Thunderbird"));
+        let thunderbird = user_agent(self.headers).is_some_and(|ua| ua.contains("Thunderbird"));
         let status = if thunderbird {
             StatusCode::BAD_REQUEST
         } else {
@@ -158,19 +161,24 @@ fn values<'c>(card: &'c CardView, property: &str) -> Vec<&'c str> {
     }
 }
 
+/// Whether a value holds a text-match; only the value is folded here, the needle was folded
+/// when the request was read.
 fn text_matches(value: &str, text_match: &TextMatch) -> bool {
-    let (value, text) = if text_match.octet {
-        (value.to_string(), text_match.text.clone())
+    let hit = if text_match.octet {
+        compares(value, text_match.text.as_sent(), text_match.match_type)
     } else {
-        (value.to_lowercase(), text_match.text.to_lowercase())
-    };
-    let hit = match text_match.match_type {
-        MatchType::Equals => value == text,
-        MatchType::Contains => value.contains(&text),
-        MatchType::StartsWith => value.starts_with(&text),
-        MatchType::EndsWith => value.ends_with(&text),
+        compares(&value.to_lowercase(), text_match.text.folded(), text_match.match_type)
     };
     hit != text_match.negate
+}
+
+fn compares(value: &str, needle: &str, match_type: MatchType) -> bool {
+    match match_type {
+        MatchType::Equals => value == needle,
+        MatchType::Contains => value.contains(needle),
+        MatchType::StartsWith => value.starts_with(needle),
+        MatchType::EndsWith => value.ends_with(needle),
+    }
 }
 
 fn prop_matches(card: &CardView, filter: &PropFilter) -> bool {
@@ -275,6 +283,27 @@ mod tests {
         let mut octet = tm("anna", MatchType::StartsWith);
         octet.octet = true;
         assert!(!filter_matches(&filter("FN", vec![octet]), &card));
+    }
+
+    #[test]
+    fn octet_compares_the_needle_as_sent_and_the_casemaps_fold_both_sides() {
+        let card = CardView {
+            formatted_name: Some("Änne Öztürk".into()),
+            ..card()
+        };
+        let mut octet = tm("Änne", MatchType::StartsWith);
+        octet.octet = true;
+        assert!(filter_matches(&filter("FN", vec![octet]), &card));
+        let mut octet = tm("änne", MatchType::StartsWith);
+        octet.octet = true;
+        assert!(!filter_matches(&filter("FN", vec![octet]), &card));
+        assert!(filter_matches(
+            &filter("FN", vec![tm("ÄNNE ÖZTÜRK", MatchType::Equals)]),
+            &card
+        ));
+        let mut negated = tm("ÖZTÜRK", MatchType::EndsWith);
+        negated.negate = true;
+        assert!(!filter_matches(&filter("FN", vec![negated]), &card));
     }
 
     #[test]

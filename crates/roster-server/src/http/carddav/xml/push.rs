@@ -1,7 +1,8 @@
 //! WebDAV-Push XML (namespace `https://bitfire.at/webdav-push`): the `push-register` body a
 //! client posts to a book, the `push-message` a push carries, and the HTTP dates they use.
 
-use super::{Element, XmlError, parse_tree};
+use super::XmlError;
+use super::tree::{Element, parse_tree};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use time::format_description::FormatItem;
