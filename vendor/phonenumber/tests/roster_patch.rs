@@ -1,6 +1,6 @@
 //! Roster's patch: numbers that the 0.3.10 release read differently from libphonenumber (the
 //! expected values are libphonenumber 9.0.33's). The full comparison, every region's example
-//! numbers in many notations, is Roster's `tests/phones.rs`.
+//! numbers in many notations, is Roster's `tests/phones/mod.rs`.
 
 use phonenumber::{country, Mode};
 

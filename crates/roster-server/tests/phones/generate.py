@@ -7,7 +7,7 @@ international call prefix of the dialling region, national with trunk prefix, pa
 dots, bare digits, full-width digits, RFC 3966), and each notation is read under several
 default regions (US, DE, CN, GB, IN, BR, KR, the number's own). Each row records what
 libphonenumber answers: the E.164 number when it parses to a valid number, else `invalid`.
-Roster's `E164::parse` must give the same answer for every row (tests/phones.rs).
+Roster's `E164::parse` must give the same answer for every row (tests/phones/mod.rs).
 
 Regenerate after the `phonenumber` crate's metadata changes, with the Python port of the
 same metadata version (the `+9.0.33` in the crate's version):

@@ -9,7 +9,7 @@ use roster_server::domain::phone::{E164, Region};
 use serde_json::json;
 use uuid::Uuid;
 
-const FIXTURE: &str = include_str!("phones/conformance.tsv");
+const FIXTURE: &str = include_str!("conformance.tsv");
 
 /// One answer of the reference that Roster did not give.
 struct Mismatch {

@@ -9,19 +9,12 @@
 // A failed unwrap is a failed test here, with its location: exactly what a test should do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "browser/axe.rs"]
 mod axe;
-#[path = "browser/harness.rs"]
 mod harness;
-#[path = "browser/no_script.rs"]
 mod no_script;
-#[path = "browser/smoke.rs"]
 mod smoke;
-#[path = "browser/steps.rs"]
 mod steps;
-#[path = "browser/story.rs"]
 mod story;
-#[path = "support.rs"]
+#[path = "../support.rs"]
 mod support;
-#[path = "browser/window.rs"]
 mod window;
