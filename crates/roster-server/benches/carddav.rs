@@ -310,8 +310,7 @@ async fn run() {
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![100, 10_000, 100_000]);
-    // reqwest is built with rustls but no built-in provider in this workspace (see roster-client).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    roster_server::tls::install_crypto_provider();
     let http = reqwest::Client::builder().pool_max_idle_per_host(4).build().unwrap();
     let mut incremental = Vec::new();
     for &members in &sizes {

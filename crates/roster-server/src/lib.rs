@@ -8,6 +8,7 @@
 //! - [`bus`]: "group G reached version V" announcements after commit.
 //! - [`http`]: the doors — JSON API, health, metrics — translating to and from the domain.
 //! - [`push`]: the outbound door — WebDAV-Push messages to push services.
+//! - [`tls`]: the one TLS crypto provider of outbound HTTPS.
 //! - [`app`]: builds the whole server from a [`config::Config`] and runs it.
 
 pub mod app;
@@ -17,6 +18,7 @@ pub mod domain;
 pub mod http;
 pub mod push;
 pub mod store;
+pub mod tls;
 pub mod webpush;
 
 pub use app::Application;

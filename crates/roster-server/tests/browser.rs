@@ -21,6 +21,8 @@ mod smoke;
 mod steps;
 #[path = "browser/story.rs"]
 mod story;
+// The browser tests take only the server from the API tests' harness, not its API users.
+#[allow(dead_code)]
 #[path = "support.rs"]
 mod support;
 #[path = "browser/window.rs"]

@@ -70,7 +70,7 @@ impl Server {
 
     /// The URL of its database.
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("roster.db").display())
+        Config::for_tests(self.dir.path()).database_url
     }
 
     /// Starts it again on the same port with the same database.
@@ -87,18 +87,9 @@ impl Drop for Server {
 }
 
 fn run(dir: &TempDir, listen: SocketAddr, keep_versions: i64) -> (SocketAddr, Running) {
-    let mut config = Config::new(format!("sqlite://{}", dir.path().join("roster.db").display()));
+    let mut config = Config::for_tests(dir.path());
+    // A restart keeps its port, so that users' saved server URLs stay right.
     config.listen = listen;
-    config.default_region = "DE".parse().unwrap();
-    config.rates.registrations_per_hour = 10_000;
-    config.rates.logins_per_minute = 10_000;
-    config.rates.total_logins_per_minute = 10_000;
-    config.rates.reads_per_minute = 100_000;
-    config.rates.invites_per_hour = 10_000;
-    config.rates.password_checks_per_hour = 10_000;
-    config.rates.card_writes_per_minute = 100_000;
-    config.rates.multiget_cards_per_minute = 1_000_000;
-    config.rates.stream_connects_per_minute = 100_000;
     config.log_keep_versions = keep_versions;
     config.log_keep_for = Duration::ZERO;
     let (ready, address) = mpsc::channel();
