@@ -6,7 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+#[path = "common/card.rs"]
+mod card;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use roster_proto::api::{CardField, CardInput, Email, PhoneInput, Photo};
@@ -19,7 +20,7 @@ const PHOTO_BASE64_BYTES: usize = 100 * 1024 * 4 / 3;
 
 /// A full card with a large photo, as it reads back from storage.
 fn card_with_photo() -> Card {
-    let mut card = common::parse_card(&CardInput {
+    let mut card = card::parse_card(&CardInput {
         formatted_name: "Anna Schmidt".into(),
         phones: vec![PhoneInput {
             number: "+49 30 1234567".into(),

@@ -2,7 +2,8 @@
 //! port and database) and users, each with their own config and data folders, who run the
 //! real `roster` binary.
 
-#![allow(dead_code, unreachable_pub)]
+// The helpers are `pub` for the tests beside them; a test binary exports nothing.
+#![allow(unreachable_pub)]
 
 use roster_server::domain::Roster;
 use roster_server::{Application, Config};
@@ -126,23 +127,21 @@ fn run(dir: &TempDir, listen: SocketAddr, keep_versions: i64) -> (SocketAddr, Ru
 /// One person with one terminal: their own config folder and address book.
 pub struct User {
     pub login: String,
-    pub server: String,
     home: TempDir,
 }
 
 impl User {
-    /// A user of `server`, not yet registered.
-    pub fn new(server: &Server, login: &str) -> Self {
+    /// A user, not yet registered anywhere (each command names its server).
+    pub fn new(login: &str) -> Self {
         User {
             login: login.into(),
-            server: server.url.clone(),
             home: tempfile::tempdir().unwrap(),
         }
     }
 
     /// Registers and logs in; answers the account id.
     pub fn register(server: &Server, login: &str) -> (Self, String) {
-        let user = User::new(server, login);
+        let user = User::new(login);
         let account = user.json(&["register", "--server", &server.url, login]);
         let id = account["id"].as_str().unwrap().to_string();
         (user, id)
