@@ -78,8 +78,10 @@ async fn seed(members: usize) -> Seeded {
         .map(|m| (*m, 1))
         .collect();
 
-    let mut config = Config::new(url);
-    config.listen = "127.0.0.1:0".parse().unwrap();
+    let mut config = Config {
+        database_url: url,
+        ..Config::for_tests(dir.path())
+    };
     config.rates.reads_per_minute = u32::MAX;
     config.rates.multiget_cards_per_minute = u32::MAX;
     config.rates.card_writes_per_minute = u32::MAX;
