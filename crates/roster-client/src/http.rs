@@ -15,7 +15,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 /// Makes ring the process's rustls crypto provider: reqwest is built without one (see the
-/// crate's Cargo.toml), and panics when asked for TLS with none installed.
+/// crate's Cargo.toml), and panics when asked for TLS with none installed. The terminal
+/// side's only one; `roster_server::tls` is the server side's (the client never imports it).
 pub fn install_crypto_provider() {
     // `Err` only says a provider is already installed, which is the goal.
     let _ = rustls::crypto::ring::default_provider().install_default();

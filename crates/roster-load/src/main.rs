@@ -110,9 +110,9 @@ fn card(name: &str, number: u64) -> CardInput {
 /// Seeds accounts, one group and `terminals` terminals spread over the members.
 async fn seed(members: usize, terminals: usize) -> anyhow::Result<Seed> {
     let dir = tempfile::tempdir()?;
-    let database_url = format!("sqlite://{}", dir.path().join("load.db").display());
-    let mut config = Config::new(database_url.clone());
-    config.default_region = "DE".parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let mut config = Config::for_tests(dir.path());
+    let database_url = config.database_url.clone();
+    // Seeding writes every member's card from one place: no limit of a real server applies.
     config.rates.registrations_per_hour = u32::MAX;
     config.rates.invites_per_hour = u32::MAX;
     config.rates.card_writes_per_minute = u32::MAX;
@@ -338,9 +338,7 @@ fn server_bin(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    // The workspace builds reqwest with rustls but no built-in crypto provider (roster-client
-    // picks ring so that aws-lc stays out), and reqwest panics without one.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    roster_server::tls::install_crypto_provider();
     let cli = Cli::parse();
     let (soft, hard) = rlimit::getrlimit(rlimit::Resource::NOFILE)?;
     let wanted = (cli.terminals as u64) * 2 + 1024;

@@ -108,8 +108,10 @@ async fn seed(members: usize) -> Seeded {
         .map(|m| (*m, 1))
         .collect();
 
-    let mut config = Config::new(url);
-    config.listen = "127.0.0.1:0".parse().unwrap();
+    let mut config = Config {
+        database_url: url,
+        ..Config::for_tests(dir.path())
+    };
     config.rates.reads_per_minute = u32::MAX;
     config.rates.multiget_cards_per_minute = u32::MAX;
     config.rates.card_writes_per_minute = u32::MAX;
@@ -340,8 +342,7 @@ async fn run() {
         .ok()
         .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![100, 10_000, 100_000]);
-    // reqwest is built with rustls but no built-in provider in this workspace (see roster-client).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    roster_server::tls::install_crypto_provider();
     let http = reqwest::Client::builder().pool_max_idle_per_host(4).build().unwrap();
     let mut incremental = Vec::new();
     for &members in &sizes {
@@ -516,8 +517,9 @@ struct InProcess {
 
 impl InProcess {
     async fn seed(members: usize) -> InProcess {
-        let (dir, url, store, seeded) = seed_store(members).await;
-        let mut config = Config::new(url);
+        let (dir, _, store, seeded) = seed_store(members).await;
+        // The store is already open; the configuration gives the domain its settings.
+        let mut config = Config::for_tests(dir.path());
         config.rates.reads_per_minute = u32::MAX;
         let roster = Arc::new(roster_server::domain::Roster::new(
             store,

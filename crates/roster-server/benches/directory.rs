@@ -47,7 +47,7 @@ fn card(i: usize) -> Card {
 /// Seeds a group, then changes one member's card so that there is exactly one new change.
 async fn seed(members: usize) -> Seeded {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = Config::new(format!("sqlite://{}", dir.path().join("bench.db").display()));
+    let mut config = Config::for_tests(dir.path());
     config.rates.reads_per_minute = u32::MAX;
     let store = Arc::new(SqliteStore::connect(&config.database_url).await.unwrap());
     let seeded = common::seed_group(&store, members, card, ShareFields::default_policy()).await;

@@ -42,7 +42,7 @@ fn pages(c: &mut Criterion) {
     let members = 10_000;
     let dir = tempfile::tempdir().unwrap();
     let (app, cookie, group) = runtime.block_on(async {
-        let mut config = Config::new(format!("sqlite://{}", dir.path().join("bench.db").display()));
+        let mut config = Config::for_tests(dir.path());
         config.rates.reads_per_minute = u32::MAX;
         let store = Arc::new(SqliteStore::connect(&config.database_url).await.unwrap());
         let seeded = common::seed_group(&store, members, card, ShareFields::ALL).await;

@@ -333,6 +333,33 @@ impl Config {
     }
 }
 
+#[cfg(feature = "test-util")]
+impl Config {
+    /// The one configuration of tests, benchmarks and the load tool (feature `test-util`):
+    /// its database in `data_dir`, any free loopback port, region DE, and rate limits high
+    /// enough that only the tests about them meet them. Callers that need another value
+    /// (a lower limit under test) set that field after this.
+    #[expect(clippy::expect_used, reason = "`DE` is a constant that always parses")]
+    pub fn for_tests(data_dir: &Path) -> Self {
+        let mut config = Config::new(format!("sqlite://{}", data_dir.join("roster.db").display()));
+        config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.default_region = "DE".parse().expect("DE is a region");
+        config.rates = RateSettings {
+            registrations_per_hour: 10_000,
+            logins_per_minute: 10_000,
+            total_logins_per_minute: 10_000,
+            reads_per_minute: 100_000,
+            invites_per_hour: 10_000,
+            password_checks_per_hour: 10_000,
+            card_writes_per_minute: 100_000,
+            multiget_cards_per_minute: 1_000_000,
+            stream_connects_per_minute: 100_000,
+            ..RateSettings::default()
+        };
+        config
+    }
+}
+
 /// An address (a network of one) or a network in CIDR notation.
 fn parse_network(text: &str) -> anyhow::Result<ipnet::IpNet> {
     text.parse::<ipnet::IpNet>()

@@ -11,6 +11,7 @@
 //!   translating to and from the domain.
 //! - [`push`]: the outbound door — WebDAV-Push messages to push services.
 //! - [`webpush`]: RFC 8291 message encryption and VAPID signing, below the domain.
+//! - [`tls`]: the one TLS crypto provider of outbound HTTPS.
 //! - [`app`]: builds the whole server from a [`config::Config`] and runs it (the one place
 //!   that picks implementations).
 
@@ -21,6 +22,7 @@ pub mod domain;
 pub mod http;
 pub mod push;
 pub mod store;
+pub mod tls;
 pub mod webpush;
 
 pub use app::Application;

@@ -1,8 +1,8 @@
 //! The feed engine under faults, driven through the library: a bus that loses messages, and
 //! a terminal that stops reading while changes pile up.
 
-use crate::support::test_config;
 use roster_proto::api::{CardInput, CreateGroupRequest, LoginRequest, PhoneInput, RegisterRequest, TerminalKind};
+use roster_server::Config;
 use roster_server::app::settings;
 use roster_server::bus::local::LocalBus;
 use roster_server::domain::Roster;
@@ -37,7 +37,7 @@ impl Bus for LossyBus {
 
 async fn setup(bus: Arc<dyn Bus>) -> (Arc<Roster>, Caller, Caller, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let config = test_config(&dir);
+    let config = Config::for_tests(dir.path());
     let store = Arc::new(SqliteStore::connect(&config.database_url).await.unwrap());
     let roster = Arc::new(Roster::new(store, bus, settings(&config, "http://localhost".into())));
     tokio::spawn(roster.clone().run_hub());

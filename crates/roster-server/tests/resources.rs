@@ -256,7 +256,7 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
         held.push(TcpStream::connect(&address).await.unwrap());
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    crate::support::install_tls();
+    roster_server::tls::install_crypto_provider();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_millis(700))
         .build()
@@ -327,7 +327,7 @@ async fn metrics_can_ask_for_a_token() {
 #[tokio::test]
 async fn metrics_can_have_a_listen_address_of_their_own() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = crate::support::test_config(&dir);
+    let mut config = roster_server::Config::for_tests(dir.path());
     config.metrics_listen = Some("127.0.0.1:0".parse().unwrap());
     let app = roster_server::Application::build(config).await.unwrap();
     let (base, metrics) = (

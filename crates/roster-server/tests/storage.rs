@@ -1,12 +1,12 @@
 //! A database that cannot take writes (disk full, read-only): reads keep working, writes are
 //! answered 503 with a problem document, nothing is corrupted, and service resumes by itself.
 
-use crate::support::{User, http_client, test_config};
+use crate::support::{User, http_client};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::{Method, StatusCode};
-use roster_server::Application;
 use roster_server::store::sqlite::SqliteStore;
+use roster_server::{Application, Config};
 use serde_json::json;
 use sqlx::SqlitePool;
 use sqlx::pool::PoolConnection;
@@ -68,7 +68,7 @@ async fn expect_unavailable(user: &User, method: Method, path: &str, body: serde
 #[tokio::test]
 async fn a_full_or_read_only_database_keeps_reads_and_refuses_writes_with_503() {
     let dir = tempfile::tempdir().unwrap();
-    let mut config = test_config(&dir);
+    let mut config = Config::for_tests(dir.path());
     config.photo_max_bytes = 900 * 1024;
     config.max_body_bytes = 2 * 1024 * 1024;
     let store = SqliteStore::connect(&config.database_url).await.unwrap();

@@ -1,12 +1,14 @@
 //! Test harness: a real server on 127.0.0.1:0 with a temporary SQLite database, and a
 //! small HTTP client per user.
 
-#![allow(dead_code, unreachable_pub)]
+// The helpers are `pub` for the tests beside them; a test binary exports nothing.
+#![allow(unreachable_pub)]
 
 use reqwest::{Method, StatusCode};
 use roster_server::Application;
 use roster_server::config::Config;
 use roster_server::domain::Roster;
+use roster_server::tls::install_crypto_provider;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -15,17 +17,10 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-/// An HTTP client. The workspace builds reqwest with rustls but no built-in crypto provider
-/// (roster-client picks ring so that aws-lc stays out), and reqwest panics without one.
+/// An HTTP client, after making ring the TLS provider (reqwest panics without one).
 pub fn http_client() -> reqwest::Client {
-    install_tls();
+    install_crypto_provider();
     reqwest::Client::new()
-}
-
-/// Makes ring the process's rustls provider (see [`http_client`]); call before building a
-/// reqwest client any other way.
-pub fn install_tls() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// A running server; stopped when dropped.
@@ -38,24 +33,6 @@ pub struct TestServer {
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-/// A configuration for tests: temporary database, any free port, region DE, and rate
-/// limits high enough that only the tests about them meet them.
-pub fn test_config(dir: &TempDir) -> Config {
-    let mut config = Config::new(format!("sqlite://{}", dir.path().join("roster.db").display()));
-    config.listen = "127.0.0.1:0".parse().expect("address");
-    config.default_region = "DE".parse().expect("region");
-    config.rates.registrations_per_hour = 10_000;
-    config.rates.logins_per_minute = 10_000;
-    config.rates.total_logins_per_minute = 10_000;
-    config.rates.reads_per_minute = 100_000;
-    config.rates.invites_per_hour = 10_000;
-    config.rates.password_checks_per_hour = 10_000;
-    config.rates.card_writes_per_minute = 100_000;
-    config.rates.multiget_cards_per_minute = 1_000_000;
-    config.rates.stream_connects_per_minute = 100_000;
-    config
-}
-
 impl TestServer {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
@@ -63,7 +40,7 @@ impl TestServer {
 
     pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temporary folder");
-        let mut config = test_config(&dir);
+        let mut config = Config::for_tests(dir.path());
         tweak(&mut config);
         let database_url = config.database_url.clone();
         let app = Application::build(config).await.expect("server builds");
@@ -91,7 +68,7 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             task.await.expect("server task").expect("server ran");
         }
-        let mut config = test_config(&self.dir);
+        let mut config = Config::for_tests(self.dir.path());
         tweak(&mut config);
         let app = Application::build(config).await.expect("server builds");
         self.base = format!("http://{}", app.local_addr());

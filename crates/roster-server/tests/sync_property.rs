@@ -2,17 +2,16 @@
 //! and share-policy changes, applying `changes since 0` — or the changes since each earlier
 //! cursor, incrementally — yields exactly the directory, for every member.
 
-use crate::support::test_config;
 use proptest::prelude::*;
 use roster_proto::api::{
     CardField, CardInput, CreateGroupRequest, CreateInviteRequest, JoinPolicy, LoginRequest, PhoneInput,
     RegisterRequest, TerminalKind,
 };
-use roster_server::Application;
 use roster_server::domain::Roster;
 use roster_server::domain::account::Caller;
 use roster_server::domain::ids::GroupId;
 use roster_server::domain::sync::Delta;
+use roster_server::{Application, Config};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -96,7 +95,7 @@ async fn directory(roster: &Roster, caller: &Caller, group: GroupId) -> Option<V
 
 async fn run(steps: Vec<Step>) {
     let dir = tempfile::tempdir().unwrap();
-    let app = Application::build(test_config(&dir)).await.unwrap();
+    let app = Application::build(Config::for_tests(dir.path())).await.unwrap();
     let roster: Arc<Roster> = app.roster();
     let mut people = Vec::new();
     for i in 0..PEOPLE {

@@ -2,7 +2,8 @@
 //! (tests look at each one), reads the form token of a page, posts urlencoded and multipart
 //! forms. Real browsers are driven by the `browser` test target; this one checks the HTTP.
 
-#![allow(dead_code, unreachable_pub)]
+// The helpers are `pub` for the tests beside them; a test binary exports nothing.
+#![allow(unreachable_pub)]
 
 use crate::support::{TestServer, http_client};
 use reqwest::StatusCode;
@@ -93,7 +94,7 @@ impl Browser {
     }
 
     pub fn at(base: &str) -> Self {
-        crate::support::install_tls();
+        roster_server::tls::install_crypto_provider();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

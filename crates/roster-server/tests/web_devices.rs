@@ -2,12 +2,13 @@
 //! profile and the DAVx5 QR code really open CardDAV, revoking works at once, user text is
 //! escaped, forms without a valid token change nothing, and no app password opens a page.
 
-use crate::support::{TestServer, User, install_tls};
+use crate::support::{TestServer, User};
 use crate::web_client::{Browser, Reply, html_unescape};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::header::{self, HeaderValue};
 use reqwest::{Method, StatusCode};
+use roster_server::tls::install_crypto_provider;
 
 /// Every entity askama writes, undone (the shared helper leaves out `<`, `>` and `&`).
 fn unescape(text: &str) -> String {
@@ -67,7 +68,7 @@ const DESKTOP: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 
 
 /// PROPFIND (depth 0) with HTTP Basic credentials; returns the status.
 async fn propfind(server: &TestServer, path: &str, user: &str, password: &str) -> StatusCode {
-    install_tls();
+    install_crypto_provider();
     let url = if path.starts_with("http") {
         path.to_string()
     } else {
@@ -379,7 +380,7 @@ async fn no_app_password_or_api_token_opens_the_pages() {
             assert_eq!(answer.status, StatusCode::SEE_OTHER, "{path}");
             assert!(answer.location().unwrap_or_default().starts_with("/login"), "{path}");
             // HTTP Basic with the app password does not sign a page in either.
-            install_tls();
+            install_crypto_provider();
             let basic = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

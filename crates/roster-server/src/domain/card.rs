@@ -222,10 +222,13 @@ impl Card {
 
     /// The card with only `fields` visible, or `None` when nothing would be visible.
     pub fn view(&self, fields: ShareFields) -> Option<CardView> {
+        // Every door runs this once per card it shows: a field the viewer may not see (above
+        // all a photo of up to hundreds of KiB) is never copied, only skipped.
+        let shared = |field| fields.contains(field);
         let view = CardView {
-            formatted_name: fields.contains(CardField::Name).then(|| self.formatted_name.clone()),
-            name: self.name.clone().filter(|_| fields.contains(CardField::Name)),
-            phones: if fields.contains(CardField::Phones) {
+            formatted_name: shared(CardField::Name).then(|| self.formatted_name.clone()),
+            name: self.name.as_ref().filter(|_| shared(CardField::Name)).cloned(),
+            phones: if shared(CardField::Phones) {
                 self.phones
                     .iter()
                     .map(|p| Phone {
@@ -236,20 +239,21 @@ impl Card {
             } else {
                 Vec::new()
             },
-            emails: if fields.contains(CardField::Emails) {
+            emails: if shared(CardField::Emails) {
                 self.emails.clone()
             } else {
                 Vec::new()
             },
             organization: self
                 .organization
-                .clone()
-                .filter(|_| fields.contains(CardField::Organization)),
-            title: self.title.clone().filter(|_| fields.contains(CardField::Organization)),
-            address: self.address.clone().filter(|_| fields.contains(CardField::Address)),
-            birthday: self.birthday.clone().filter(|_| fields.contains(CardField::Birthday)),
-            note: self.note.clone().filter(|_| fields.contains(CardField::Note)),
-            photo: self.photo.clone().filter(|_| fields.contains(CardField::Photo)),
+                .as_ref()
+                .filter(|_| shared(CardField::Organization))
+                .cloned(),
+            title: self.title.as_ref().filter(|_| shared(CardField::Organization)).cloned(),
+            address: self.address.as_ref().filter(|_| shared(CardField::Address)).cloned(),
+            birthday: self.birthday.as_ref().filter(|_| shared(CardField::Birthday)).cloned(),
+            note: self.note.as_ref().filter(|_| shared(CardField::Note)).cloned(),
+            photo: self.photo.as_ref().filter(|_| shared(CardField::Photo)).cloned(),
         };
         (view != CardView::default()).then_some(view)
     }
@@ -647,6 +651,30 @@ mod tests {
         assert!(card.view(ShareFields::NONE).is_none());
         let phones_only = card.view(ShareFields::of(&[CardField::Phones])).unwrap();
         assert_eq!(phones_only.formatted_name, None);
+    }
+
+    #[test]
+    fn view_shows_the_photo_only_to_a_viewer_it_is_shared_with() {
+        let mut card = Card::parse(&input("030 1234567"), &rules()).unwrap();
+        let photo = Photo {
+            media_type: "image/jpeg".into(),
+            data: "A".repeat(4096),
+        };
+        card.photo = Some(photo.clone());
+        let without = card.view(ShareFields::default_policy()).unwrap();
+        assert_eq!(without.photo, None);
+        assert_eq!(without.phones.len(), 1);
+        let with = card.view(ShareFields::ALL).unwrap();
+        assert_eq!(with.photo, Some(photo.clone()));
+        // A photo alone is something to see.
+        let photo_only = card.view(ShareFields::of(&[CardField::Photo])).unwrap();
+        assert_eq!(
+            photo_only,
+            CardView {
+                photo: Some(photo),
+                ..CardView::default()
+            }
+        );
     }
 
     #[test]

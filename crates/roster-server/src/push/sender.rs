@@ -54,8 +54,7 @@ impl Sender {
     /// A sender whose VAPID tokens name `contact` (a `mailto:` or `https:` URI), posting only
     /// to push resources at `origins`.
     pub fn new(contact: String, origins: Vec<PushOrigin>) -> anyhow::Result<Self> {
-        // reqwest is built without a crypto provider (one provider in the graph): ring.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        crate::tls::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(TIMEOUT)
             // The allow-list vets the push resource; a redirect would lead anywhere.

@@ -147,7 +147,7 @@ impl Suite {
             ));
             return Ok(None);
         };
-        crate::support::install_tls();
+        roster_server::tls::install_crypto_provider();
         let chromedriver = Chromedriver::launch(&driver, chromium)?;
         let server = TestServer::start().await;
         // Invite links and redirects are built from the public URL: it must be the address

@@ -15,6 +15,8 @@ mod no_script;
 mod smoke;
 mod steps;
 mod story;
+// The browser tests take only the server from the API tests' harness, not its API users.
+#[allow(dead_code)]
 #[path = "../support.rs"]
 mod support;
 mod window;

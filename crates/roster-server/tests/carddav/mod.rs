@@ -53,7 +53,7 @@ impl Dav {
     }
 
     pub(crate) fn with_password(user: &User, password: &str) -> Dav {
-        crate::support::install_tls();
+        roster_server::tls::install_crypto_provider();
         Dav {
             base: user.base.clone(),
             http: reqwest::Client::builder()

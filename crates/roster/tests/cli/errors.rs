@@ -9,7 +9,7 @@ fn each_fault_has_one_line_and_its_own_exit_code() {
     anna.ok(&["card", "set", "--name", "Anna", "--phone", "+49 30 1111111"]);
 
     // 5: not logged in.
-    let stranger = User::new(&server, "nobody");
+    let stranger = User::new("nobody");
     assert!(stranger.fails(&["sync"], 5).contains("not logged in"));
     // 3: nothing listens there.
     let stderr = stranger.fails(&["login", "--server", "http://127.0.0.1:1", "nobody"], 3);
@@ -50,7 +50,7 @@ fn each_fault_has_one_line_and_its_own_exit_code() {
     ben.fails(&["group", "invite", "Club"], 9);
 
     // 5: a revoked terminal. Anna revokes Ben's terminal from another of Ben's terminals.
-    let ben_laptop = User::new(&server, "ben");
+    let ben_laptop = User::new("ben");
     ben_laptop.ok(&["login", "--server", &server.url, "ben"]);
     let terminals = ben_laptop.json(&["terminals"]);
     let phone = terminals
@@ -86,7 +86,7 @@ fn credentials_are_readable_by_the_owner_only() {
 fn a_password_change_logs_out_the_other_terminals() {
     let server = Server::start();
     let (anna, _) = User::register(&server, "anna");
-    let laptop = User::new(&server, "anna");
+    let laptop = User::new("anna");
     laptop.ok(&["login", "--server", &server.url, "anna"]);
     // A wrong current password is refused (9), and nothing changes.
     let output = anna

@@ -2,7 +2,8 @@
 //! port and database) and users, each with their own config and data folders, who run the
 //! real `roster` binary.
 
-#![allow(dead_code, unreachable_pub)]
+// The helpers are `pub` for the tests beside them; a test binary exports nothing.
+#![allow(unreachable_pub)]
 
 use roster_server::domain::Roster;
 use roster_server::{Application, Config};
@@ -70,7 +71,7 @@ impl Server {
 
     /// The URL of its database.
     pub fn database_url(&self) -> String {
-        format!("sqlite://{}", self.dir.path().join("roster.db").display())
+        Config::for_tests(self.dir.path()).database_url
     }
 
     /// Starts it again on the same port with the same database.
@@ -87,18 +88,9 @@ impl Drop for Server {
 }
 
 fn run(dir: &TempDir, listen: SocketAddr, keep_versions: i64) -> (SocketAddr, Running) {
-    let mut config = Config::new(format!("sqlite://{}", dir.path().join("roster.db").display()));
+    let mut config = Config::for_tests(dir.path());
+    // A restart keeps its port, so that users' saved server URLs stay right.
     config.listen = listen;
-    config.default_region = "DE".parse().unwrap();
-    config.rates.registrations_per_hour = 10_000;
-    config.rates.logins_per_minute = 10_000;
-    config.rates.total_logins_per_minute = 10_000;
-    config.rates.reads_per_minute = 100_000;
-    config.rates.invites_per_hour = 10_000;
-    config.rates.password_checks_per_hour = 10_000;
-    config.rates.card_writes_per_minute = 100_000;
-    config.rates.multiget_cards_per_minute = 1_000_000;
-    config.rates.stream_connects_per_minute = 100_000;
     config.log_keep_versions = keep_versions;
     config.log_keep_for = Duration::ZERO;
     let (ready, address) = mpsc::channel();
@@ -135,23 +127,21 @@ fn run(dir: &TempDir, listen: SocketAddr, keep_versions: i64) -> (SocketAddr, Ru
 /// One person with one terminal: their own config folder and address book.
 pub struct User {
     pub login: String,
-    pub server: String,
     home: TempDir,
 }
 
 impl User {
-    /// A user of `server`, not yet registered.
-    pub fn new(server: &Server, login: &str) -> Self {
+    /// A user, not yet registered anywhere (each command names its server).
+    pub fn new(login: &str) -> Self {
         User {
             login: login.into(),
-            server: server.url.clone(),
             home: tempfile::tempdir().unwrap(),
         }
     }
 
     /// Registers and logs in; answers the account id.
     pub fn register(server: &Server, login: &str) -> (Self, String) {
-        let user = User::new(server, login);
+        let user = User::new(login);
         let account = user.json(&["register", "--server", &server.url, login]);
         let id = account["id"].as_str().unwrap().to_string();
         (user, id)
