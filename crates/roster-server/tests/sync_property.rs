@@ -8,9 +8,9 @@ use roster_proto::api::{
     RegisterRequest, TerminalKind,
 };
 use roster_server::domain::Roster;
-use roster_server::domain::account::Caller;
 use roster_server::domain::ids::GroupId;
 use roster_server::domain::sync::Delta;
+use roster_server::domain::terminal::Caller;
 use roster_server::{Application, Config};
 use std::collections::BTreeMap;
 use std::sync::Arc;

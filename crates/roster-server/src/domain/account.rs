@@ -1,20 +1,18 @@
-//! Accounts and terminals: registration, login (one terminal per login), credentials,
-//! revocation, lock-out on password guessing, and account deletion.
+//! Accounts: registration, login (which issues a terminal, see [`super::terminal`]), lock-out
+//! on password guessing, password change and account deletion.
 
 use super::error::{Error, FieldErrors, Result};
 use super::group::invite_code;
 use super::ids::{AccountId, TerminalId};
 use super::limits::client_network;
 use super::model::{Account, Joining, LockRule, PasswordChange, Terminal};
+use super::secret::secret_hash;
 use super::share_policy::ShareFields;
-use super::terminal::{APP_PASSWORD_SCOPE, terminal_name};
+use super::terminal::{APP_PASSWORD_SCOPE, Caller, terminal_name};
 use super::{Roster, now};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use roster_proto::api::{
     ChangePasswordRequest, JoinPolicy, LoginRequest, MembershipState, RegisterRequest, TerminalKind,
 };
-use sha2::{Digest, Sha256};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -41,15 +39,6 @@ impl std::str::FromStr for Registration {
             other => Err(format!("`{other}` is none of open, invite-only, closed")),
         }
     }
-}
-
-/// The caller of a request: an account acting through one of its terminals.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The account.
-    pub account: Account,
-    /// The terminal that presented the credential.
-    pub terminal: Terminal,
 }
 
 const MIN_PASSWORD: usize = 8;
@@ -79,20 +68,6 @@ pub fn parse_display_name(name: &str) -> Result<String, String> {
         return Err(format!("1 to {MAX_DISPLAY_NAME} characters, no control characters"));
     }
     Ok(name.to_string())
-}
-
-/// A fresh random credential and the hash that is stored instead of it.
-pub(crate) fn new_secret(prefix: &str) -> (String, Vec<u8>) {
-    let mut bytes = [0u8; 32];
-    rand::fill(&mut bytes);
-    let secret = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
-    let hash = secret_hash(&secret);
-    (secret, hash)
-}
-
-/// The stored form of a credential or invite code.
-pub(crate) fn secret_hash(secret: &str) -> Vec<u8> {
-    Sha256::digest(secret.as_bytes()).to_vec()
 }
 
 impl Roster {
@@ -355,7 +330,6 @@ impl Roster {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::terminal::TOKEN_PREFIX;
 
     #[test]
     fn login_names_are_checked_and_lower_cased() {
@@ -372,15 +346,5 @@ mod tests {
             assert!(parse_display_name(bad).is_err(), "{bad:?} was accepted");
         }
         assert!(parse_display_name(&"é".repeat(100)).is_ok());
-    }
-
-    #[test]
-    fn secrets_are_random_and_stored_hashed() {
-        let (a, hash_a) = new_secret(TOKEN_PREFIX);
-        let (b, _) = new_secret(TOKEN_PREFIX);
-        assert_ne!(a, b);
-        assert!(a.starts_with(TOKEN_PREFIX) && a.len() > 40);
-        assert_eq!(secret_hash(&a), hash_a);
-        assert_ne!(hash_a, a.as_bytes());
     }
 }

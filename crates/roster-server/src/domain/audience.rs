@@ -6,13 +6,13 @@
 //! about visibility itself.
 
 use super::Roster;
-use super::account::Caller;
 use super::directory::visible_card;
 use super::error::Result;
 use super::group::neutral_label;
 use super::ids::AccountId;
 use super::model::{Group, MemberCard};
 use super::share_policy::ShareFields;
+use super::terminal::Caller;
 use roster_proto::api::{CardField, CardView};
 
 /// One member who receives the caller's card in a group.

@@ -1,6 +1,5 @@
 //! Cards: an account's own contact information, validated once when it arrives.
 
-use super::account::Caller;
 use super::error::{Error, FieldErrors, Result};
 use super::model::StoredCard;
 use super::phone::{E164, Region};
@@ -8,6 +7,7 @@ use super::ports::Event;
 use super::ports::{Refusal, StoreError};
 use super::push::DontNotify;
 use super::share_policy::ShareFields;
+use super::terminal::Caller;
 use super::{Roster, now};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

@@ -5,11 +5,11 @@
 //! whole directories through [`Roster::directory`] (or books built on [`visible_card`]), and
 //! changes since a cursor through the sync engine in [`super::sync`].
 
-use super::account::Caller;
 use super::error::{Error, Result};
 use super::ids::{AccountId, GroupId};
 use super::model::{DirectorySearch, MemberCard, Membership};
 use super::phone::Region;
+use super::terminal::Caller;
 use super::{Roster, phone};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

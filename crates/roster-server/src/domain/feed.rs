@@ -8,13 +8,14 @@
 //! engine as `changes?since=`, so a slow or lagging terminal costs only itself, and a lost
 //! bus message only delays. Nothing here knows WebSockets: `http::stream` renders the items.
 
-use super::account::{Caller, new_secret, secret_hash};
 use super::error::{Error, Result};
 use super::ids::{AccountId, GroupId, TerminalId};
 use super::model::Membership;
 use super::ports::{Event, Heard};
+use super::secret::{new_secret, secret_hash};
 use super::share_policy::ShareFields;
 use super::sync::Delta;
+use super::terminal::Caller;
 use super::{Roster, now};
 use roster_proto::api::{MembershipState, Role};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};

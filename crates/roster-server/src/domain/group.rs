@@ -5,11 +5,12 @@
 //! everything about a group, so that group ids reveal nothing. Members lacking the role get
 //! `Forbidden`.
 
-use super::account::{Caller, new_secret, secret_hash};
 use super::error::{Error, FieldErrors, Result};
 use super::ids::{AccountId, GroupId, InviteId};
 use super::model::{Group, GroupUpdate, Invite, Joining, MemberRow, Membership};
+use super::secret::{new_secret, secret_hash};
 use super::share_policy::ShareFields;
+use super::terminal::Caller;
 use super::{Roster, now};
 use roster_proto::api::{
     CardField, CreateGroupRequest, CreateInviteRequest, JoinPolicy, MembershipState, Role, UpdateGroupRequest,

@@ -24,6 +24,7 @@ pub mod phone;
 pub mod photo;
 pub mod ports;
 pub mod push;
+pub mod secret;
 pub mod share_policy;
 pub mod sync;
 pub mod terminal;

@@ -7,11 +7,11 @@
 //! Push resources are outbound URLs chosen by clients, so only allow-listed origins are
 //! accepted (the server would otherwise post to anything a client names).
 
-use super::account::Caller;
 use super::book::Book;
 use super::error::{Error, Result};
 use super::ids::{AccountId, RegistrationId, TerminalId};
 use super::ports::Event;
+use super::terminal::Caller;
 use super::{Roster, now};
 use crate::webpush::{self as crypto, VapidKey};
 use base64::Engine;

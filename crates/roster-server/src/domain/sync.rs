@@ -8,11 +8,11 @@
 //! groups in [`super::book`]. The doors only encode cursors and tokens and render.
 
 use super::Roster;
-use super::account::Caller;
 use super::directory::visible_card;
 use super::error::{Error, Result};
 use super::ids::{AccountId, GroupId};
 use super::model::{Group, MemberCard, Membership};
+use super::terminal::Caller;
 use roster_proto::api::CardView;
 use std::collections::HashMap;
 

@@ -2,14 +2,23 @@
 //! app password for a device's address book), how each is issued, resolved to its caller,
 //! scoped to its door, listed and revoked, and HTTP Basic authentication with app passwords.
 
-use super::account::{Caller, new_secret, secret_hash};
 use super::error::{Error, Result};
 use super::ids::{AccountId, TerminalId};
-use super::model::{NewTerminal, Terminal};
+use super::model::{Account, NewTerminal, Terminal};
+use super::secret::{new_secret, secret_hash};
 use super::{Roster, now};
 use roster_proto::api::TerminalKind;
 use std::net::IpAddr;
 use std::time::Duration;
+
+/// The caller of a request: an account acting through one of its terminals.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The account.
+    pub account: Account,
+    /// The terminal that presented the credential.
+    pub terminal: Terminal,
+}
 
 /// Prefix of every terminal credential.
 pub(super) const TOKEN_PREFIX: &str = "rst_";

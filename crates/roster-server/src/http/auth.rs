@@ -3,7 +3,7 @@
 use super::AppState;
 use super::error::ApiError;
 use crate::domain::Error;
-use crate::domain::account::Caller;
+use crate::domain::terminal::Caller;
 use axum::extract::FromRequestParts;
 use axum::http::{HeaderMap, header, request::Parts};
 

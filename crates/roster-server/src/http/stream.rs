@@ -283,7 +283,7 @@ async fn serve(
     mut socket: WebSocket,
     roster: Arc<crate::domain::Roster>,
     frames: Arc<Frames>,
-    caller: crate::domain::account::Caller,
+    caller: crate::domain::terminal::Caller,
 ) -> Result<(), StreamEnd> {
     let hello = tokio::time::timeout(HELLO_TIMEOUT, socket.next()).await;
     let (cursors, watch_only) = match hello {

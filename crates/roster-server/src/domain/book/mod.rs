@@ -19,12 +19,12 @@ pub(crate) use cache::{Listings, Refetches};
 pub use sync::SyncPage;
 
 use super::Roster;
-use super::account::Caller;
 use super::directory::MAX_PAGE;
 use super::error::{Error, Result};
 use super::ids::{AccountId, GroupId};
 use super::model::{DirectorySearch, Group, Membership, StoredCard};
 use super::share_policy::ShareFields;
+use super::terminal::Caller;
 use cache::ListingKey;
 use merge::Merged;
 use roster_proto::api::{CardView, DirectorySettings};

@@ -5,12 +5,12 @@
 use super::token::{Marks, Paging, Seal, Token, name_tag, stale_token};
 use super::{Book, BookCard, Scope};
 use crate::domain::Roster;
-use crate::domain::account::Caller;
 use crate::domain::directory::MAX_PAGE;
 use crate::domain::error::Result;
 use crate::domain::ids::{AccountId, GroupId};
 use crate::domain::model::{DirectorySearch, Group};
 use crate::domain::sync::{Tail, log_reaches};
+use crate::domain::terminal::Caller;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 

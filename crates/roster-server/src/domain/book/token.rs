@@ -4,10 +4,10 @@
 
 use super::{Book, Scope};
 use crate::domain::Roster;
-use crate::domain::account::Caller;
 use crate::domain::error::{Error, Result};
 use crate::domain::ids::AccountId;
 use crate::domain::model::Group;
+use crate::domain::terminal::Caller;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};

@@ -3,7 +3,7 @@
 
 use super::error::DavError;
 use crate::domain::Error;
-use crate::domain::account::Caller;
+use crate::domain::terminal::Caller;
 use crate::http::AppState;
 use crate::http::client::ClientIp;
 use axum::http::{HeaderMap, header};

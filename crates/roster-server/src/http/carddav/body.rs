@@ -9,8 +9,8 @@
 use super::props::{self, Target};
 use super::resource::Hrefs;
 use super::xml;
-use crate::domain::account::Caller;
 use crate::domain::book::{Book, BookCard};
+use crate::domain::terminal::Caller;
 use axum::body::{Body, Bytes};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};

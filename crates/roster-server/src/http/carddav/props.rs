@@ -4,8 +4,8 @@
 use super::card::{VCARD_TYPE, quoted, render};
 use super::resource::Hrefs;
 use super::xml::{self, CALSERVER, CARDDAV, DAV, PUSH, Prop, PropName, PropRequest, PropStat, Props, Value};
-use crate::domain::account::Caller;
 use crate::domain::book::{Book, BookCard, BookInfo};
+use crate::domain::terminal::Caller;
 use roster_proto::vcard::VcardVersion;
 
 /// Which resource properties are asked of.

@@ -8,7 +8,7 @@ use super::i18n::Lang;
 use super::session::{CsrfForm, Page, Signed};
 use super::{render, render_status, see_other};
 use crate::domain::Error;
-use crate::domain::account::Caller;
+use crate::domain::terminal::Caller;
 use crate::http::AppState;
 use askama::Template;
 use axum::Router;

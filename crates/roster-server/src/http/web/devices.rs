@@ -12,9 +12,9 @@ use super::session::{CsrfForm, Page, SESSION_COOKIE, Signed, is_secure, set_cook
 use super::setup::{DavAccount, Platform, davx5_link, login_command, mobileconfig, qr_png_data_uri};
 use super::{render, see_other, static_file};
 use crate::domain::Error;
-use crate::domain::account::Caller;
 use crate::domain::ids::TerminalId;
 use crate::domain::model::Terminal;
+use crate::domain::terminal::Caller;
 use crate::http::AppState;
 use askama::Template;
 use axum::Router;

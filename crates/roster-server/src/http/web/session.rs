@@ -9,7 +9,7 @@
 use super::error::{WebError, WebResult};
 use super::i18n::{LANG_COOKIE, Lang};
 use crate::domain::Error;
-use crate::domain::account::Caller;
+use crate::domain::terminal::Caller;
 use crate::http::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, HeaderValue, header, request::Parts};

@@ -4,10 +4,10 @@
 use super::forms::InviteForm;
 use super::{Done, GroupNav, Limits, Marks, form_fields, moment, path_id};
 use crate::domain::Error;
-use crate::domain::account::Caller;
 use crate::domain::group::CreatedInvite;
 use crate::domain::ids::{GroupId, InviteId};
 use crate::domain::model::Invite;
+use crate::domain::terminal::Caller;
 use crate::http::AppState;
 use crate::http::web::auth::Empty;
 use crate::http::web::error::WebResult;

@@ -6,9 +6,9 @@
 use super::forms::RoleForm;
 use super::{Done, GroupNav, moment, path_id};
 use crate::domain::Error;
-use crate::domain::account::Caller;
 use crate::domain::ids::{AccountId, GroupId};
 use crate::domain::model::MemberRow;
+use crate::domain::terminal::Caller;
 use crate::http::AppState;
 use crate::http::web::auth::Empty;
 use crate::http::web::error::WebResult;
