@@ -67,40 +67,29 @@ pub(crate) fn log_reaches(group: &Group, since: i64) -> bool {
     (group.floor..=group.version).contains(&since)
 }
 
-/// Each subject once, at the version of its latest entry, in version order.
-fn latest_per_subject(entries: impl IntoIterator<Item = (AccountId, i64)>) -> Vec<(AccountId, i64)> {
-    let mut latest: HashMap<AccountId, i64> = HashMap::new();
-    for (subject, version) in entries {
-        latest.insert(subject, version);
-    }
-    let mut subjects: Vec<(AccountId, i64)> = latest.into_iter().collect();
-    subjects.sort_unstable_by_key(|&(_, version)| version);
-    subjects
-}
-
 impl Roster {
-    /// Who changed in `group`'s log after `since`: in its whole tail, or in one batch of it. `None` when the log no longer reaches `since` (compacted away, or a version the
-    /// group never had): the client must start again from the whole directory.
+    /// Who changed in `group`'s log after `since`: in its whole tail, or in one batch of it.
+    /// `None` when the log no longer reaches `since` (compacted away, or a version the group
+    /// never had): the client must start again from the whole directory.
     pub(crate) async fn changed_since(&self, group: &Group, since: i64, tail: Tail) -> Result<Option<Changed>> {
         if !log_reaches(group, since) {
             return Ok(None);
         }
-        let mut entries = Vec::new();
+        // Each subject's latest version: memory follows the subjects, not the length of the tail.
+        let mut latest: HashMap<AccountId, i64> = HashMap::new();
         let mut cursor = since;
         let more = loop {
             let log = self.store.changes_since(group.id, cursor, CHANGES_BATCH).await?;
             let full = log.len() == CHANGES_BATCH as usize;
             cursor = log.last().map_or(cursor, |c| c.version);
-            entries.extend(log.iter().map(|c| (c.subject, c.version)));
+            latest.extend(log.iter().map(|c| (c.subject, c.version)));
             if !full || tail == Tail::Batch {
                 break full;
             }
         };
-        Ok(Some(Changed {
-            subjects: latest_per_subject(entries),
-            cursor,
-            more,
-        }))
+        let mut subjects: Vec<(AccountId, i64)> = latest.into_iter().collect();
+        subjects.sort_unstable_by_key(|&(_, version)| version);
+        Ok(Some(Changed { subjects, cursor, more }))
     }
 
     /// The caller's changes of a group since a cursor: each subject changed after `since`
