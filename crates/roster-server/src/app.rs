@@ -4,12 +4,13 @@ use crate::bus::local::LocalBus;
 use crate::config::Config;
 use crate::domain::card::CardRules;
 use crate::domain::doctor::{PHONE_RULES, PhoneReport};
+use crate::domain::ports::Bus;
 use crate::domain::push::PushSettings;
 use crate::domain::{Roster, Settings};
 use crate::http::serve::{self, ListenLimits};
 use crate::http::{self, AppState, HttpSettings};
 use crate::push::Dispatcher;
-use crate::store::sqlite::SqliteStore;
+use crate::store::{Database, Migrate};
 use anyhow::Context;
 use axum::Router;
 use std::future::Future;
@@ -31,12 +32,12 @@ impl Application {
     /// Opens the database (running migrations), binds the listen address and assembles the
     /// routes.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let store = SqliteStore::connect(&config.database_url).await?;
-        Self::build_on(config, store).await
+        let database = Database::open(&config.database_url, &config.database, Migrate::Yes).await?;
+        Self::build_on(config, database).await
     }
 
-    /// Like [`Application::build`], on a store opened by the caller (tests reach its pool).
-    pub async fn build_on(config: Config, store: SqliteStore) -> anyhow::Result<Self> {
+    /// Like [`Application::build`], on a database opened by the caller (tests reach its pool).
+    pub async fn build_on(config: Config, database: Database) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -45,7 +46,8 @@ impl Application {
             &config,
             config.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
         );
-        let roster = Arc::new(Roster::new(Arc::new(store), Arc::new(LocalBus::default()), settings));
+        let bus = open_bus(&config).await?;
+        let roster = Arc::new(Roster::new(database.store(), bus, settings));
         // Created on the first start and kept in the database: clients bind their push
         // subscriptions to this VAPID key.
         roster
@@ -155,14 +157,20 @@ impl Application {
 /// serving; with `apply`, corrects the cards (terminals learn of it at their next sync, or at
 /// once when the server runs in this process).
 pub async fn check_phones(config: &Config, apply: bool) -> anyhow::Result<PhoneReport> {
-    let store = SqliteStore::connect(&config.database_url).await?;
+    let database = Database::open(&config.database_url, &config.database, Migrate::Yes).await?;
     let public_url = config.public_url.clone().unwrap_or_default();
-    let roster = Roster::new(
-        Arc::new(store),
-        Arc::new(LocalBus::default()),
-        settings(config, public_url),
-    );
+    // Corrections reach other instances' terminals through the configured bus.
+    let bus = open_bus(config).await?;
+    let roster = Roster::new(database.store(), bus, settings(config, public_url));
     Ok(roster.check_phones(apply).await?)
+}
+
+/// The bus the configuration names.
+pub async fn open_bus(config: &Config) -> anyhow::Result<Arc<dyn Bus>> {
+    match config.bus.as_deref() {
+        None | Some("local") => Ok(Arc::new(LocalBus::default())),
+        Some(other) => anyhow::bail!("unsupported bus `{other}`: this build has only `local`"),
+    }
 }
 
 /// Tells the operator what reading the stored phone numbers with new rules found; numbers

@@ -7,6 +7,7 @@ use crate::domain::password::PasswordSettings;
 use crate::domain::phone::Region;
 use crate::domain::push::{PushOrigin, default_push_origins};
 use crate::http::serve::ListenLimits;
+use crate::store::{Backend, DatabaseSettings};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -25,9 +26,21 @@ pub struct ServeArgs {
     /// Folder for the embedded database [default: ./roster-data].
     #[arg(long, env = "ROSTER_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Database URL [default: sqlite://<data-dir>/roster.db].
-    #[arg(long, env = "ROSTER_DATABASE_URL")]
+    /// Database URL: `sqlite://PATH`, or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`
+    /// for several instances on one database [default: sqlite://<data-dir>/roster.db].
+    #[arg(long, env = "ROSTER_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Most connections in the database pool [default: 8 on SQLite, 16 on PostgreSQL].
+    #[arg(long, env = "ROSTER_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+    /// Longest a database statement may run on PostgreSQL, in seconds [default: 30].
+    #[arg(long, env = "ROSTER_DATABASE_STATEMENT_TIMEOUT")]
+    pub database_statement_timeout: Option<u64>,
+    /// How instances tell each other what changed: `local` (a single instance), `postgres`
+    /// (the database's LISTEN/NOTIFY) or `nats://HOST:PORT` [default: `local` on SQLite,
+    /// `postgres` on PostgreSQL].
+    #[arg(long, env = "ROSTER_BUS", hide_env_values = true)]
+    pub bus: Option<String>,
     /// Region (ISO 3166 code) for phone numbers written without a country code [default: US].
     #[arg(long, env = "ROSTER_DEFAULT_REGION")]
     pub default_region: Option<String>,
@@ -70,6 +83,9 @@ struct FileConfig {
     listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    database_max_connections: Option<u32>,
+    database_statement_timeout: Option<u64>,
+    bus: Option<String>,
     default_region: Option<String>,
     public_url: Option<String>,
     max_body_bytes: Option<usize>,
@@ -112,6 +128,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Database URL.
     pub database_url: String,
+    /// Database pool settings.
+    pub database: DatabaseSettings,
+    /// The bus between instances, as configured (`None`: the backend's default).
+    pub bus: Option<String>,
     /// Region for national phone numbers.
     pub default_region: Region,
     /// Public base URL, if set; otherwise derived from the bound address.
@@ -167,6 +187,8 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: database_url.into(),
+            database: DatabaseSettings::default(),
+            bus: None,
             default_region: Region::default(),
             public_url: None,
             max_body_bytes: 1024 * 1024,
@@ -213,10 +235,17 @@ impl Config {
                 format!("sqlite://{}", data_dir.join("roster.db").display())
             }
         };
-        if !database_url.starts_with("sqlite:") {
-            bail!("unsupported database URL `{database_url}`: this build stores data in SQLite (sqlite://PATH)");
-        }
+        Backend::of(&database_url)?;
         let mut config = Config::new(database_url);
+        config.database.max_connections = match args.database_max_connections.or(file.database_max_connections) {
+            Some(0) => bail!("database_max_connections must be positive"),
+            other => other,
+        };
+        config.database.statement_timeout = match args.database_statement_timeout.or(file.database_statement_timeout) {
+            Some(0) => bail!("database_statement_timeout must be positive (seconds)"),
+            other => other.map(Duration::from_secs),
+        };
+        config.bus = args.bus.clone().or(file.bus).filter(|bus| !bus.trim().is_empty());
         if let Some(listen) = args.listen.or(file.listen) {
             config.listen = listen;
         }
@@ -398,6 +427,63 @@ mod tests {
         assert_eq!(config.carddav_sync_page, 50);
         assert!(config.database_url.ends_with("data/roster.db"));
         assert!(dir.path().join("data").is_dir());
+    }
+
+    #[test]
+    fn postgres_urls_pool_settings_and_the_bus_are_read_and_secrets_stay_out_of_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(
+            &file,
+            "database_url = \"postgres://roster@db.internal/roster\"\ndatabase_max_connections = 40\n\
+             database_statement_timeout = 12\nbus = \"nats://127.0.0.1:4222\"\n",
+        )
+        .unwrap();
+        let config = Config::load(&ServeArgs {
+            config: Some(file.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(config.database_url, "postgres://roster@db.internal/roster");
+        assert_eq!(
+            config.database,
+            DatabaseSettings {
+                max_connections: Some(40),
+                statement_timeout: Some(Duration::from_secs(12)),
+            }
+        );
+        assert_eq!(config.bus.as_deref(), Some("nats://127.0.0.1:4222"));
+        // Flags (and their variables) win; no data folder is made for a remote database.
+        let config = Config::load(&ServeArgs {
+            config: Some(file),
+            data_dir: Some(dir.path().join("unused")),
+            database_max_connections: Some(4),
+            bus: Some("local".into()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(config.database.max_connections, Some(4));
+        assert_eq!(config.bus.as_deref(), Some("local"));
+        assert!(!dir.path().join("unused").exists());
+
+        let refused = |args: ServeArgs| format!("{:#}", Config::load(&args).unwrap_err());
+        let message = refused(ServeArgs {
+            database_url: Some("mysql://root:hunter2@db/roster".into()),
+            ..ServeArgs::default()
+        });
+        assert!(
+            message.contains("unsupported database URL") && !message.contains("hunter2"),
+            "{message}"
+        );
+        let message = refused(ServeArgs {
+            database_url: Some("postgres://roster@db/roster".into()),
+            database_max_connections: Some(0),
+            ..ServeArgs::default()
+        });
+        assert!(
+            message.contains("database_max_connections must be positive"),
+            "{message}"
+        );
     }
 
     #[test]

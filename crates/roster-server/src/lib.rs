@@ -17,6 +17,7 @@
 
 pub mod app;
 pub mod bus;
+pub mod checkup;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -5,6 +5,7 @@ use crate::support::{User, http_client};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::{Method, StatusCode};
+use roster_server::store::Database;
 use roster_server::store::sqlite::SqliteStore;
 use roster_server::{Application, Config};
 use serde_json::json;
@@ -73,7 +74,7 @@ async fn a_full_or_read_only_database_keeps_reads_and_refuses_writes_with_503() 
     config.max_body_bytes = 2 * 1024 * 1024;
     let store = SqliteStore::connect(&config.database_url).await.unwrap();
     let pool = store.pool().clone();
-    let app = Application::build_on(config, store).await.unwrap();
+    let app = Application::build_on(config, Database::Sqlite(store)).await.unwrap();
     let base = format!("http://{}", app.local_addr());
     let task = tokio::spawn(app.run_until(std::future::pending()));
     let anon = User {

@@ -23,8 +23,9 @@ struct Cli {
 enum Command {
     /// Run the server (SQLite in ./roster-data by default).
     Serve(ServeArgs),
-    /// Read every stored phone number again with today's rules and list what would change
-    /// (the server does this by itself when it starts with new rules).
+    /// Check the configured database (reachable, migrations current, writable) and bus, one
+    /// line each; then read every stored phone number again with today's rules and list what
+    /// would change (the server does this by itself when it starts with new rules).
     Doctor(DoctorArgs),
     #[command(flatten)]
     Client(client::Command),
@@ -59,6 +60,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn doctor(args: DoctorArgs, json: bool) -> anyhow::Result<()> {
     let config = Config::load(&args.serve)?;
+    let checks = roster_server::checkup::run(&config).await;
+    let failed = checks.iter().filter(|check| !check.ok).count();
+    if failed > 0 {
+        if json {
+            println!("{}", serde_json::json!({ "checks": checks }));
+        } else {
+            for check in &checks {
+                println!("{}", check.line());
+            }
+        }
+        anyhow::bail!("{failed} of {} checks failed; phone numbers not checked", checks.len());
+    }
     let report = roster_server::app::check_phones(&config, args.fix).await?;
     let finding = |f: &roster_server::domain::doctor::PhoneFinding| {
         serde_json::json!({
@@ -71,6 +84,7 @@ async fn doctor(args: DoctorArgs, json: bool) -> anyhow::Result<()> {
     };
     if json {
         let out = serde_json::json!({
+            "checks": checks,
             "cards": report.cards,
             "numbers": report.numbers,
             "changed": report.changed.iter().map(finding).collect::<Vec<_>>(),
@@ -79,6 +93,9 @@ async fn doctor(args: DoctorArgs, json: bool) -> anyhow::Result<()> {
         });
         println!("{out}");
         return Ok(());
+    }
+    for check in &checks {
+        println!("{}", check.line());
     }
     println!("{} phone numbers on {} cards read again", report.numbers, report.cards);
     for f in &report.changed {

@@ -498,7 +498,6 @@ impl Roster {
         }
         Ok(purged)
     }
-
 }
 
 fn topic(keys: &PushKeys, account: AccountId, book: Book) -> String {

@@ -167,7 +167,10 @@ pub(crate) async fn each_token_is_claimed_once_per_registration_and_window(store
         store.upsert_push_registration(r, 10, t0()).await.unwrap();
     }
 
-    assert_eq!(store.claim_push(contacts.id, "t1", t0(), window).await.unwrap(), PushClaim::Claimed);
+    assert_eq!(
+        store.claim_push(contacts.id, "t1", t0(), window).await.unwrap(),
+        PushClaim::Claimed
+    );
     assert_eq!(
         store.claim_push(contacts.id, "t1", later(60), window).await.unwrap(),
         PushClaim::Told,
@@ -180,15 +183,27 @@ pub(crate) async fn each_token_is_claimed_once_per_registration_and_window(store
         PushClaim::NotBefore(t0() + time::Duration::milliseconds(1500))
     );
     let after = t0() + time::Duration::milliseconds(1500);
-    assert_eq!(store.claim_push(contacts.id, "t2", after, window).await.unwrap(), PushClaim::Claimed);
+    assert_eq!(
+        store.claim_push(contacts.id, "t2", after, window).await.unwrap(),
+        PushClaim::Claimed
+    );
     // Registrations are claimed apart.
-    assert_eq!(store.claim_push(me.id, "t2", after, window).await.unwrap(), PushClaim::Claimed);
+    assert_eq!(
+        store.claim_push(me.id, "t2", after, window).await.unwrap(),
+        PushClaim::Claimed
+    );
     // A renewed registration (new keys, perhaps) has been told nothing.
     store.upsert_push_registration(&contacts, 10, later(10)).await.unwrap();
-    assert_eq!(store.claim_push(contacts.id, "t2", after, window).await.unwrap(), PushClaim::Claimed);
+    assert_eq!(
+        store.claim_push(contacts.id, "t2", after, window).await.unwrap(),
+        PushClaim::Claimed
+    );
     // A gone registration has nothing to be told.
     store.delete_push_registration(None, me.id).await.unwrap();
-    assert_eq!(store.claim_push(me.id, "t3", later(60), window).await.unwrap(), PushClaim::Told);
+    assert_eq!(
+        store.claim_push(me.id, "t3", later(60), window).await.unwrap(),
+        PushClaim::Told
+    );
 
     // Instances racing for the same token: exactly one wins.
     let racers: Vec<_> = (0..8)

@@ -75,3 +75,103 @@ fn doctor_lists_numbers_that_read_differently_and_fixes_them_on_request() {
     let card = anna.json(&["card", "show"]);
     assert_eq!(card["card"]["phones"][0]["number"], "+4915123456789", "{card}");
 }
+
+/// `roster doctor` with its exit status, stdout and stderr.
+fn doctor_run(database_url: &str) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["doctor", "--database-url", database_url, "--default-region", "DE"])
+        .env_remove("ROSTER_CONFIG")
+        .env_remove("ROSTER_BUS")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+async fn execute(database_url: &str, statement: &'static str) {
+    let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+    sqlx::query(statement).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+#[test]
+fn doctor_checks_the_database_and_the_bus_one_line_each_and_says_what_to_do() {
+    let mut server = Server::start();
+    let (anna, _) = User::register(&server, "anna");
+    anna.ok(&["card", "set", "--name", "Anna", "--phone", "+49 1512 3456789"]);
+    server.stop();
+    let url = server.database_url();
+
+    let (ok, out, _) = doctor_run(&url);
+    assert!(ok, "{out}");
+    let lines: Vec<&str> = out.lines().take(4).collect();
+    assert!(
+        lines[0].starts_with("ok    database") && lines[0].contains("SQLite"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("ok    migrations") && lines[1].contains("applied"),
+        "{out}"
+    );
+    assert!(lines[2].starts_with("ok    writes"), "{out}");
+    assert!(lines[3].starts_with("ok    bus") && lines[3].contains("local"), "{out}");
+    assert!(out.contains("1 phone numbers on 1 cards read again"), "{out}");
+
+    // Opened read-only, the database refuses the probe write; nothing else is tried.
+    let (ok, out, err) = doctor_run(&format!("{url}?mode=ro"));
+    assert!(!ok, "{out}");
+    let writes = out.lines().find(|l| l.contains("writes")).unwrap_or_default();
+    assert!(
+        writes.starts_with("FAIL  writes") && writes.contains("write access"),
+        "{out}"
+    );
+    assert!(err.contains("1 of 4 checks failed"), "{err}");
+    assert!(!out.contains("phone numbers"), "{out}");
+
+    // A migration missing, then one from a newer Roster.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(execute(
+        &url,
+        "CREATE TABLE saved AS SELECT * FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    ));
+    rt.block_on(execute(
+        &url,
+        "DELETE FROM _sqlx_migrations WHERE version IN (SELECT version FROM saved)",
+    ));
+    let (ok, out, _) = doctor_run(&url);
+    assert!(!ok);
+    let line = out.lines().find(|l| l.contains("migrations")).unwrap_or_default();
+    assert!(
+        line.starts_with("FAIL  migrations") && line.contains("roster serve"),
+        "{out}"
+    );
+    rt.block_on(execute(&url, "INSERT INTO _sqlx_migrations SELECT * FROM saved"));
+    rt.block_on(execute(&url, "DROP TABLE saved"));
+    assert!(doctor_run(&url).0, "all applied again");
+    rt.block_on(execute(
+        &url,
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (99990101000000, 'from the future', 1, x'00', 0)",
+    ));
+    let (ok, out, _) = doctor_run(&url);
+    assert!(!ok);
+    let line = out.lines().find(|l| l.contains("migrations")).unwrap_or_default();
+    assert!(line.contains("newer Roster"), "{out}");
+
+    // No database at all: the operator learns where it was looked for and how to make one.
+    let missing = tempfile::tempdir().unwrap();
+    let (ok, out, _) = doctor_run(&format!("sqlite://{}/nothing.db", missing.path().display()));
+    assert!(!ok);
+    assert!(
+        out.lines().next().unwrap_or_default().starts_with("FAIL  database")
+            && out.contains("creates the database on its first start"),
+        "{out}"
+    );
+    assert!(
+        !missing.path().join("nothing.db").exists(),
+        "doctor created no database"
+    );
+}

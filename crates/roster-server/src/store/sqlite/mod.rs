@@ -17,6 +17,7 @@ mod server;
 use crate::domain::ids::{AccountId, GroupId};
 use crate::domain::model::{Change, ChangeKind};
 use crate::domain::{Error, Result};
+use crate::store::{DatabaseSettings, Migrate, Migrations};
 use anyhow::Context;
 use rows::{change_kind_str, ts};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -36,23 +37,62 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) the database at `url` and runs the migrations.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        Self::open(url, &DatabaseSettings::default(), Migrate::Yes).await
+    }
+
+    /// Opens the database at `url` with these settings; with [`Migrate::No`], as it is, and
+    /// only if it exists (for checks that must not change it).
+    pub async fn open(url: &str, settings: &DatabaseSettings, migrate: Migrate) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)
             .with_context(|| format!("invalid SQLite URL {url}"))?
-            .create_if_missing(true)
+            .create_if_missing(migrate == Migrate::Yes)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(settings.max_connections.unwrap_or(8))
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open the SQLite database {url}"))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .context("cannot migrate the SQLite database")?;
+        if migrate == Migrate::Yes {
+            MIGRATOR
+                .run(&pool)
+                .await
+                .context("cannot migrate the SQLite database")?;
+        }
         Ok(SqliteStore { pool })
+    }
+
+    /// Which of this build's migrations the database has, and which it has that this build
+    /// does not know (a newer Roster wrote them).
+    pub async fn migrations(&self) -> anyhow::Result<Migrations> {
+        let table: Option<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'")
+                .fetch_optional(&self.pool)
+                .await?;
+        let applied: Vec<i64> = match table {
+            Some(_) => {
+                sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        Ok(Migrations::compare(&MIGRATOR, &applied))
+    }
+
+    /// Writes to the database in a transaction that is rolled back: fails when the file,
+    /// its folder or the disk refuse writes.
+    pub async fn probe_write(&self) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(
+            "INSERT INTO server_keys (name, value) VALUES ('doctor-probe', x'00') ON CONFLICT (name) DO NOTHING",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.rollback().await?;
+        Ok(())
     }
 
     /// The connection pool, for operations tooling and tests (pragmas, checks).
