@@ -1,19 +1,19 @@
 //! The in-process bus: a tokio broadcast channel, for a single server instance.
 
-use crate::domain::ports::{Bus, Event, Subscription};
-use tokio::sync::broadcast;
+use crate::domain::ports::{Bus, Event, Fanout, Subscription};
 
 /// Announcements within one process.
 #[derive(Debug)]
 pub struct LocalBus {
-    sender: broadcast::Sender<Event>,
+    fanout: Fanout,
 }
 
 impl LocalBus {
     /// A bus whose receivers may lag `capacity` messages before they miss some.
     pub fn new(capacity: usize) -> Self {
-        let (sender, _) = broadcast::channel(capacity.max(1));
-        LocalBus { sender }
+        LocalBus {
+            fanout: Fanout::new(capacity),
+        }
     }
 }
 
@@ -25,12 +25,11 @@ impl Default for LocalBus {
 
 impl Bus for LocalBus {
     fn publish(&self, event: Event) {
-        // No receiver is fine: nobody is streaming right now.
-        let _ = self.sender.send(event);
+        self.fanout.deliver(event);
     }
 
     fn subscribe(&self) -> Subscription {
-        Subscription::new(self.sender.subscribe())
+        self.fanout.subscribe()
     }
 }
 

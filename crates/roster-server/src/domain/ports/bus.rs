@@ -57,27 +57,58 @@ pub enum Event {
 pub enum Heard {
     /// An announcement.
     Event(Event),
-    /// The subscriber fell behind and missed this many announcements: whatever depends on
-    /// them must catch up from the change log.
+    /// The subscriber missed announcements — it fell behind by this many, or, as 0, a
+    /// cross-instance bus was cut off for a while: whatever depends on them must catch up from
+    /// the change log.
     Missed(u64),
 }
 
-/// A subscriber's end of the bus: every announcement made after it was opened, in order.
-/// Every implementation delivers through an in-process channel (a cross-instance bus
-/// forwards what it receives into one), so subscribers never see the transport.
-#[derive(Debug)]
-pub struct Subscription(broadcast::Receiver<Event>);
+/// What the in-process channel carries: an announcement, or word that every subscriber
+/// missed some (a cross-instance bus lost its connection and got it back).
+#[derive(Debug, Clone, Copy)]
+enum Note {
+    Event(Event),
+    Missed,
+}
 
-impl Subscription {
-    /// A subscription fed by the receiving end of an in-process channel.
-    pub(crate) fn new(receiver: broadcast::Receiver<Event>) -> Self {
-        Subscription(receiver)
+/// The in-process channel every bus delivers through, so that subscribers never see the
+/// transport: a cross-instance bus forwards into it what it hears from other instances.
+#[derive(Debug, Clone)]
+pub(crate) struct Fanout(broadcast::Sender<Note>);
+
+impl Fanout {
+    /// A channel whose receivers may lag `capacity` notes before they miss some.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Fanout(broadcast::channel(capacity.max(1)).0)
     }
 
+    /// Hands an announcement to every current subscriber.
+    pub(crate) fn deliver(&self, event: Event) {
+        // No receiver is fine: nobody is streaming right now.
+        let _ = self.0.send(Note::Event(event));
+    }
+
+    /// Tells every current subscriber that it missed announcements.
+    pub(crate) fn missed(&self) {
+        let _ = self.0.send(Note::Missed);
+    }
+
+    /// A new subscription to every later note.
+    pub(crate) fn subscribe(&self) -> Subscription {
+        Subscription(self.0.subscribe())
+    }
+}
+
+/// A subscriber's end of the bus: every announcement made after it was opened, in order.
+#[derive(Debug)]
+pub struct Subscription(broadcast::Receiver<Note>);
+
+impl Subscription {
     /// The next announcement; `None` once the bus is gone.
     pub async fn next(&mut self) -> Option<Heard> {
         match self.0.recv().await {
-            Ok(event) => Some(Heard::Event(event)),
+            Ok(Note::Event(event)) => Some(Heard::Event(event)),
+            Ok(Note::Missed) => Some(Heard::Missed(0)),
             Err(broadcast::error::RecvError::Lagged(missed)) => Some(Heard::Missed(missed)),
             Err(broadcast::error::RecvError::Closed) => None,
         }

@@ -20,6 +20,7 @@ mod refusal;
 mod server;
 
 pub use accounts::AccountStore;
+pub(crate) use bus::Fanout;
 pub use bus::{Bus, Event, Heard, Subscription};
 pub use credentials::CredentialStore;
 pub use directory::DirectoryStore;
