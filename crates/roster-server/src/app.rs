@@ -1,6 +1,5 @@
 //! Builds a whole server from a [`Config`] and runs it until told to stop.
 
-use crate::bus::local::LocalBus;
 use crate::config::Config;
 use crate::domain::card::CardRules;
 use crate::domain::doctor::{PHONE_RULES, PhoneReport};
@@ -10,7 +9,7 @@ use crate::domain::{Roster, Settings};
 use crate::http::serve::{self, ListenLimits};
 use crate::http::{self, AppState, HttpSettings};
 use crate::push::Dispatcher;
-use crate::store::{Database, Migrate};
+use crate::store::{Backend, Database, Migrate};
 use anyhow::Context;
 use axum::Router;
 use std::future::Future;
@@ -166,11 +165,16 @@ pub async fn check_phones(config: &Config, apply: bool) -> anyhow::Result<PhoneR
 }
 
 /// The bus the configuration names.
+/// `postgres` names the database's own LISTEN/NOTIFY.
 pub async fn open_bus(config: &Config) -> anyhow::Result<Arc<dyn Bus>> {
-    match config.bus.as_deref() {
-        None | Some("local") => Ok(Arc::new(LocalBus::default())),
-        Some(other) => anyhow::bail!("unsupported bus `{other}`: this build has only `local`"),
-    }
+    let spec = match config.bus.as_deref() {
+        Some("postgres") if Backend::of(&config.database_url)? != Backend::Postgres => {
+            anyhow::bail!("the `postgres` bus needs a PostgreSQL database; with SQLite use `local` or `nats://`")
+        }
+        Some("postgres") => Some(config.database_url.as_str()),
+        other => other,
+    };
+    crate::bus::open(spec, &config.database_url).await
 }
 
 /// Tells the operator what reading the stored phone numbers with new rules found; numbers

@@ -70,6 +70,9 @@ pub async fn run(config: &Config) -> Vec<Check> {
                         Database::Sqlite(_) => {
                             "give the server's user write access to the database file and its folder, and free disk space"
                         }
+                        Database::Postgres(_) => {
+                            "connect to the primary, not a standby, as a user with INSERT, UPDATE and DELETE on Roster's tables"
+                        }
                     },
                 ),
             });
@@ -117,7 +120,13 @@ async fn bus(config: &Config) -> Check {
         Ok(_) => Check::pass(
             "bus",
             match config.bus.as_deref() {
+                None if !config.database_url.starts_with("sqlite:") => {
+                    "PostgreSQL LISTEN/NOTIFY answers: instances on this database hear each other".to_string()
+                }
                 None | Some("local") => "local: changes reach the terminals of this instance only".to_string(),
+                Some("postgres") => {
+                    "PostgreSQL LISTEN/NOTIFY answers: instances on this database hear each other".to_string()
+                }
                 Some(other) => format!("{} answers", redacted(other)),
             },
         ),

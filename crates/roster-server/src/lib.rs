@@ -5,7 +5,7 @@
 //! - [`config`]: file and environment settings, validated once.
 //! - [`domain`]: the business rules and the ports they need ([`domain::ports`]: the store by
 //!   area, the bus); knows no HTTP and no SQL.
-//! - [`store`]: the storage ports implemented (SQLite now).
+//! - [`store`]: the storage ports implemented (SQLite, the default, and PostgreSQL).
 //! - [`bus`]: the bus port implemented (in-process now): announcements after commit.
 //! - [`http`]: the doors — JSON API, stream, CardDAV, web pages, health, metrics —
 //!   translating to and from the domain.

@@ -18,6 +18,7 @@ mod push;
 mod resources;
 mod storage;
 mod store_contract;
+mod store_postgres;
 mod story;
 mod stream;
 mod support;

@@ -28,7 +28,10 @@ pub async fn open(spec: Option<&str>, database_url: &str) -> anyhow::Result<Arc<
         return Ok(Arc::new(LocalBus::default()));
     }
     match scheme(spec) {
-        Some("postgres" | "postgresql") => Ok(Arc::new(PgBus::connect(spec, postgres::DEFAULT_CHANNEL).await?)),
+        Some("postgres" | "postgresql") => {
+            let channel = postgres::channel_of(spec).await?;
+            Ok(Arc::new(PgBus::connect(spec, &channel).await?))
+        }
         Some("nats") => open_nats(spec).await,
         // Only the scheme: the rest of a URL may hold a password.
         Some(other) => anyhow::bail!("unknown bus {other}://…: {EXPECTED}"),

@@ -10,6 +10,7 @@ use super::relay::{Backoff, Carrier, Inbound, Relay, Tasks};
 use crate::domain::ports::{Bus, Event, Subscription};
 use anyhow::Context as _;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions as _, Connection as _};
 use std::str::FromStr;
 
 /// The channel instances share unless told otherwise.
@@ -63,6 +64,45 @@ impl PgBus {
         }));
         tasks.spawn(listening.run(listener, inbound));
         Ok(PgBus { relay, _tasks: tasks })
+    }
+}
+
+/// The channel of the installation at `url`: [`DEFAULT_CHANNEL`] in the `public` schema, and
+/// one per schema otherwise, so that installations sharing a database in schemas of their own
+/// (selected by the URL's `search_path`) do not hear each other.
+pub async fn channel_of(url: &str) -> anyhow::Result<String> {
+    let options = PgConnectOptions::from_str(url).context("the bus's PostgreSQL URL does not parse")?;
+    let mut connection = options
+        .application_name("roster-bus")
+        .connect()
+        .await
+        .context("cannot connect the bus to PostgreSQL")?;
+    let schema: Option<String> = sqlx::query_scalar("SELECT current_schema()")
+        .fetch_one(&mut connection)
+        .await
+        .context("cannot read the bus's schema")?;
+    let _ = connection.close().await;
+    Ok(channel_for_schema(schema.as_deref()))
+}
+
+fn channel_for_schema(schema: Option<&str>) -> String {
+    match schema {
+        None | Some("public") => DEFAULT_CHANNEL.to_owned(),
+        Some(schema) => {
+            let tail: String = schema
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let mut channel = format!("{DEFAULT_CHANNEL}_{tail}");
+            channel.truncate(63);
+            channel
+        }
     }
 }
 
@@ -156,5 +196,21 @@ impl Listening {
                 Err(error) => tracing::warn!(?error, channel = self.channel, "bus listener cannot reconnect yet"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_schema_has_a_channel_of_its_own_within_the_identifier_limit() {
+        assert_eq!(channel_for_schema(None), DEFAULT_CHANNEL);
+        assert_eq!(channel_for_schema(Some("public")), DEFAULT_CHANNEL);
+        assert_eq!(channel_for_schema(Some("tenant_7")), "roster_bus_tenant_7");
+        assert_eq!(channel_for_schema(Some("Ünï Côde")), "roster_bus_____c_de");
+        let long = channel_for_schema(Some(&"x".repeat(100)));
+        assert_eq!(long.len(), 63);
+        assert_ne!(channel_for_schema(Some("a")), channel_for_schema(Some("b")));
     }
 }

@@ -1,7 +1,8 @@
 //! Implementations of the domain's storage ports ([`crate::domain::ports`]).
 //!
 //! Each backend is a folder: the store type with its pool, migrations and transaction
-//! helpers, the codecs between rows and the domain's records, and one file per area port.
+//! helpers, and one file per area port. The codecs between rows and the domain's records
+//! are shared (`rows`): both backends store the same values in the same shapes.
 //! A backend implements the ports' contracts (`tests/store_contract/`) and nothing more: it
 //! defines no records the domain imports, words no message (a broken rule is a
 //! [`Refusal`](crate::domain::ports::Refusal)) and holds no business rule beyond the
@@ -10,6 +11,8 @@
 //! [`Database`] opens the backend a URL names, for the server and for operations tooling
 //! (`roster doctor`), which also asks it about its migrations and write permission.
 
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use crate::domain::ports::Store;
@@ -48,7 +51,7 @@ pub struct Migrations {
 }
 
 impl Migrations {
-    fn compare(migrator: &Migrator, applied: &[i64]) -> Self {
+    pub(crate) fn compare(migrator: &Migrator, applied: &[i64]) -> Self {
         let known: Vec<i64> = migrator.iter().map(|m| m.version).collect();
         Migrations {
             known: known.len(),
@@ -63,6 +66,8 @@ impl Migrations {
 pub enum Database {
     /// The embedded default: one file.
     Sqlite(sqlite::SqliteStore),
+    /// PostgreSQL, for several instances on one database.
+    Postgres(postgres::PgStore),
 }
 
 impl Database {
@@ -80,6 +85,7 @@ impl Database {
     pub fn backend(&self) -> &'static str {
         match self {
             Database::Sqlite(_) => "SQLite",
+            Database::Postgres(_) => "PostgreSQL",
         }
     }
 
@@ -87,6 +93,7 @@ impl Database {
     pub fn store(&self) -> Arc<dyn Store> {
         match self {
             Database::Sqlite(store) => Arc::new(store.clone()),
+            Database::Postgres(store) => Arc::new(store.clone()),
         }
     }
 
@@ -94,6 +101,7 @@ impl Database {
     pub async fn migrations(&self) -> anyhow::Result<Migrations> {
         match self {
             Database::Sqlite(store) => store.migrations().await,
+            Database::Postgres(store) => store.migrations().await,
         }
     }
 
@@ -101,6 +109,7 @@ impl Database {
     pub async fn probe_write(&self) -> anyhow::Result<()> {
         match self {
             Database::Sqlite(store) => store.probe_write().await,
+            Database::Postgres(store) => store.probe_write().await,
         }
     }
 }

@@ -2,8 +2,8 @@
 //! written once against `Arc<dyn Store>` and run against each backend.
 //!
 //! A backend joins with one line at the bottom of this file: `store_contract!(name, factory)`,
-//! where `factory` is an async function returning `Some(Backend)`, or `None` when its
-//! database is not configured here (the tests then say they were skipped). Each area's
+//! where `factory` is an async function returning `Some(Backend)`, or `None`, after saying
+//! why the tests are skipped, when its database is not configured or not reachable here. Each area's
 //! contract is a file of async functions taking the store; the macro lists them all once.
 
 mod accounts;
@@ -15,6 +15,8 @@ mod push;
 mod server;
 
 use roster_server::domain::ports::Store;
+use roster_server::store::postgres::testing::TestSchema;
+use roster_server::store::postgres::{PgOptions, PgStore};
 use roster_server::store::sqlite::SqliteStore;
 use std::any::Any;
 use std::sync::Arc;
@@ -33,6 +35,17 @@ pub(crate) async fn sqlite() -> Option<Backend> {
     Some(Backend {
         store: Arc::new(store),
         _keep: Box::new(dir),
+    })
+}
+
+/// A fresh PostgreSQL store in a schema of its own, dropped after the test; `None` (skipped)
+/// when `ROSTER_TEST_POSTGRES_URL` is unset or does not answer, except under `CI=true`.
+pub(crate) async fn postgres() -> Option<Backend> {
+    let schema = TestSchema::from_env("contract").await?;
+    let store = PgStore::connect(schema.url(), &PgOptions::default()).await.unwrap();
+    Some(Backend {
+        store: Arc::new(store),
+        _keep: Box::new(schema),
     })
 }
 
@@ -85,8 +98,8 @@ macro_rules! store_contract {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $test() {
+                // A factory that returns nothing has said why.
                 let Some(backend) = $factory().await else {
-                    eprintln!("skipped: {} is not configured", stringify!($factory));
                     return;
                 };
                 crate::store_contract::$area::$test(backend.store.clone()).await;
@@ -96,3 +109,4 @@ macro_rules! store_contract {
 }
 
 store_contract!(sqlite, crate::store_contract::sqlite);
+store_contract!(postgres, crate::store_contract::postgres);

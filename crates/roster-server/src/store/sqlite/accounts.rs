@@ -1,11 +1,11 @@
 //! [`AccountStore`] on SQLite: accounts, terminals, stream tickets and account settings.
 
-use super::rows::{AccountRow, TerminalRow, kind_str, select_terminals, ts};
 use super::{SqliteStore, append, internal};
 use crate::domain::Result;
 use crate::domain::ids::{AccountId, GroupId, TerminalId};
 use crate::domain::model::{Account, AccountAuth, Change, ChangeKind, NewTerminal, Terminal};
 use crate::domain::ports::{AccountStore, Refusable, Refusal};
+use crate::store::rows::{AccountRow, TerminalRow, kind_str, select_terminals, ts};
 use async_trait::async_trait;
 use sqlx::SqliteConnection;
 use time::OffsetDateTime;

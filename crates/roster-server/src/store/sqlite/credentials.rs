@@ -3,12 +3,12 @@
 
 use super::accounts::insert_account;
 use super::groups::join_in;
-use super::rows::{from_ts, ts};
 use super::{SqliteStore, internal};
 use crate::domain::Result;
 use crate::domain::ids::TerminalId;
 use crate::domain::model::{Account, Change, Joining, LockRule, LoginFailures, PasswordChange};
 use crate::domain::ports::{CredentialStore, Refusable};
+use crate::store::rows::{from_ts, ts};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;

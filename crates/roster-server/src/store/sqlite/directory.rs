@@ -1,7 +1,6 @@
 //! [`DirectoryStore`] on SQLite: cards with their search keys, directory pages and the
 //! change log.
 
-use super::rows::{ChangeRow, MemberCardRow, from_ts, parse_card, ts};
 use super::{SqliteStore, append, internal};
 use crate::domain::card::Card;
 use crate::domain::ids::{AccountId, GroupId};
@@ -9,6 +8,7 @@ use crate::domain::model::{Change, ChangeKind, DirectorySearch, MemberCard, Stor
 use crate::domain::ports::{DirectoryStore, Refusable, Refusal};
 use crate::domain::share_policy::ShareFields;
 use crate::domain::{Error, Result};
+use crate::store::rows::{ChangeRow, MemberCardRow, contains_pattern, from_ts, merge_pages, parse_card, ts};
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Sqlite};
 use time::OffsetDateTime;
@@ -162,22 +162,16 @@ impl DirectoryStore for SqliteStore {
         search: &DirectorySearch,
     ) -> Result<Vec<MemberCard>> {
         if let DirectorySearch::PhonePrefixes(prefixes) = search {
-            // Each reading of the search text walks its own key range; the pages are merged in
-            // account order. A search has a handful of readings at most.
-            let mut found: Vec<MemberCard> = Vec::new();
+            // Each reading of the search text walks its own key range. A search has a handful
+            // of readings at most.
+            let mut pages = Vec::with_capacity(prefixes.len());
             for prefix in prefixes {
-                for card in self.phone_prefix_page(group, viewer, after, limit, prefix).await? {
-                    if !found.iter().any(|f| f.account_id == card.account_id) {
-                        found.push(card);
-                    }
-                }
+                pages.push(self.phone_prefix_page(group, viewer, after, limit, prefix).await?);
             }
-            found.sort_by_key(|card| card.account_id);
-            found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-            return Ok(found);
+            return Ok(merge_pages(pages, limit));
         }
         let name = match search {
-            DirectorySearch::Name(text) => Some(format!("%{}%", escape_like(text))),
+            DirectorySearch::Name(text) => Some(contains_pattern(text)),
             _ => None,
         };
         let rows: Vec<MemberCardRow> = sqlx::query_as(
@@ -272,9 +266,4 @@ impl DirectoryStore for SqliteStore {
         }
         Ok(dropped)
     }
-}
-
-/// `text` as a LIKE pattern that matches it literally (backslash is the escape character).
-fn escape_like(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

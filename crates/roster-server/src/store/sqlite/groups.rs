@@ -1,15 +1,15 @@
 //! [`GroupStore`] on SQLite: groups, memberships and invites, with the member limit and
 //! invite uses counted in the transaction that admits a member.
 
-use super::rows::{
-    GROUP_COLUMNS, GroupMembershipRow, GroupRow, InviteRow, MembershipRow, policy_str, role_str, state_str, ts,
-};
 use super::{SqliteStore, append, internal};
 use crate::domain::Result;
 use crate::domain::ids::{AccountId, GroupId, InviteId};
 use crate::domain::model::{Change, ChangeKind, Group, GroupUpdate, Invite, Joining, MemberRow, Membership};
 use crate::domain::ports::{GroupStore, Refusable, Refusal};
 use crate::domain::share_policy::ShareFields;
+use crate::store::rows::{
+    GROUP_COLUMNS, GroupMembershipRow, GroupRow, InviteRow, MembershipRow, policy_str, role_str, state_str, ts,
+};
 use async_trait::async_trait;
 use roster_proto::api::{MembershipState, Role};
 use sqlx::SqliteConnection;

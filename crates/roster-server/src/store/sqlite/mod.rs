@@ -1,6 +1,6 @@
 //! The embedded SQLite store, the default: the [`SqliteStore`] type, its pool, migrations and
-//! transaction helpers. Rows are read in `rows`; each area port is implemented in its own
-//! file.
+//! transaction helpers. Rows are read with the codecs of `store::rows`; each area port is
+//! implemented in its own file.
 //!
 //! Writes run in `BEGIN IMMEDIATE` transactions: SQLite has one writer, and taking the write
 //! lock up front avoids deadlocking two readers that both try to upgrade. The same lock keeps
@@ -11,15 +11,14 @@ mod credentials;
 mod directory;
 mod groups;
 mod push;
-mod rows;
 mod server;
 
 use crate::domain::ids::{AccountId, GroupId};
 use crate::domain::model::{Change, ChangeKind};
 use crate::domain::{Error, Result};
+use crate::store::rows::{change_kind_str, ts};
 use crate::store::{DatabaseSettings, Migrate, Migrations};
 use anyhow::Context;
-use rows::{change_kind_str, ts};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::str::FromStr;

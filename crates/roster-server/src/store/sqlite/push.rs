@@ -1,12 +1,12 @@
 //! [`PushStore`] on SQLite: WebDAV-Push registrations.
 
-use super::rows::{PushRow, from_millis, millis, ts};
 use super::{SqliteStore, internal};
 use crate::domain::Result;
 use crate::domain::book::Book;
 use crate::domain::ids::{AccountId, GroupId, RegistrationId, TerminalId};
 use crate::domain::ports::{PushClaim, PushStore};
 use crate::domain::push::PushRegistration;
+use crate::store::rows::{PushRow, from_millis, millis, ts};
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Sqlite};
 use std::time::Duration;

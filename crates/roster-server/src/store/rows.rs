@@ -1,6 +1,8 @@
-//! Codecs between SQLite rows and the domain's records: the row types, the text each enum is
-//! stored as, and Unix-second timestamps. A stored value that no version of Roster writes is
-//! an error here, never read as some valid value.
+//! Codecs between rows and the domain's records, shared by every SQL backend: the row types,
+//! the text each enum is stored as, and Unix-second timestamps. Both backends store ids as
+//! UUIDs (16-byte blobs in SQLite, `uuid` in PostgreSQL), times and counts as 64-bit
+//! integers and enums as text, so one row type reads from either. A stored value that no
+//! version of Roster writes is an error here, never read as some valid value.
 
 use crate::domain::book::Book;
 use crate::domain::card::Card;
@@ -103,6 +105,26 @@ pub(super) fn kind_str(kind: TerminalKind) -> &'static str {
         TerminalKind::AppPassword => "app_password",
         TerminalKind::Web => "web",
     }
+}
+
+/// A LIKE pattern that matches `text` anywhere, literally (backslash is the escape character).
+pub(super) fn contains_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// One directory page from the pages read for each reading of a phone search: in account
+/// order, each member once, at most `limit`.
+pub(super) fn merge_pages(pages: Vec<Vec<MemberCard>>, limit: u32) -> Vec<MemberCard> {
+    let mut found: Vec<MemberCard> = Vec::new();
+    for card in pages.into_iter().flatten() {
+        if !found.iter().any(|f| f.account_id == card.account_id) {
+            found.push(card);
+        }
+    }
+    found.sort_by_key(|card| card.account_id);
+    found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    found
 }
 
 pub(super) fn parse_card(json: &str) -> Result<Card> {
