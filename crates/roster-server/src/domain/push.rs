@@ -10,7 +10,7 @@
 use super::book::Book;
 use super::error::{Error, Result};
 use super::ids::{AccountId, RegistrationId, TerminalId};
-use super::ports::Event;
+use super::ports::{Event, PushClaim};
 use super::terminal::Caller;
 use super::{Roster, now};
 use crate::webpush::{self as crypto, VapidKey};
@@ -19,10 +19,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 use roster_proto::api::TerminalKind;
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Mutex;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::OnceCell;
@@ -246,10 +244,6 @@ struct PushKeys {
 #[derive(Default)]
 pub(crate) struct PushState {
     keys: OnceCell<PushKeys>,
-    /// The last token each registration was sent (or, by `Push-Dont-Notify`, knows).
-    known: Mutex<HashMap<RegistrationId, String>>,
-    /// Registrations to skip for the `me` change that reaches this card revision.
-    quiet: Mutex<HashMap<RegistrationId, i64>>,
 }
 
 fn internal(e: impl std::error::Error + Send + Sync + 'static) -> Error {
@@ -369,10 +363,6 @@ impl Roster {
             .upsert_push_registration(&registration, settings.max_registrations, at)
             .await?
             .ok_or_else(|| Error::Forbidden("too many push subscriptions for this account".into()))?;
-        if !created {
-            // A renewed subscription may have new keys; let the next change through.
-            self.forget_push(id);
-        }
         tracing::info!(account = %caller.account.id, registration = %id, created, "push subscription registered");
         Ok(Registered {
             id,
@@ -384,7 +374,6 @@ impl Roster {
     /// Removes one of the caller's account's registrations; `NotFound` for any other.
     pub async fn unregister_push(&self, caller: &Caller, id: RegistrationId) -> Result<()> {
         if self.store.delete_push_registration(Some(caller.account.id), id).await? {
-            self.forget_push(id);
             Ok(())
         } else {
             Err(Error::NotFound("push registration"))
@@ -405,17 +394,13 @@ impl Roster {
                 .into_iter()
                 .map(|(id, _)| id)
                 .collect()),
-            Event::CardChanged { account, revision } => {
-                let ids = self.store.push_registrations_of(account, &[Book::Me]).await?;
-                let Ok(mut quiet) = self.push.quiet.lock() else {
-                    return Ok(ids.into_iter().map(|(id, _)| id).collect());
-                };
-                Ok(ids
-                    .into_iter()
-                    .map(|(id, _)| id)
-                    .filter(|id| quiet.remove(id) != Some(revision))
-                    .collect())
-            }
+            Event::CardChanged { account, .. } => Ok(self
+                .store
+                .push_registrations_of(account, &[Book::Me])
+                .await?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect()),
             Event::TerminalRevoked { .. } | Event::AccountClosed { .. } => Ok(Vec::new()),
         }
     }
@@ -425,7 +410,6 @@ impl Roster {
     /// book has vanished are dropped on the way.
     pub async fn push_message(&self, id: RegistrationId) -> Result<Option<PushMessage>> {
         let Some(registration) = self.store.push_registration(id).await? else {
-            self.forget_push(id);
             return Ok(None);
         };
         if registration.expires_at <= now() {
@@ -458,9 +442,6 @@ impl Roster {
             }
             Err(e) => return Err(e),
         };
-        if self.push.known.lock().is_ok_and(|known| known.get(&id) == Some(&token)) {
-            return Ok(None);
-        }
         let keys = self.push_keys().await?;
         Ok(Some(PushMessage {
             topic: topic(keys, caller.account.id, registration.book),
@@ -470,34 +451,32 @@ impl Roster {
         }))
     }
 
-    /// Records that a registration was told a token.
-    pub fn push_delivered(&self, id: RegistrationId, token: &str) {
-        if let Ok(mut known) = self.push.known.lock() {
-            known.insert(id, token.to_string());
-        }
+    /// Claims, for this server among all that share the store, telling a registration a
+    /// token: only one instance pushes each token, at most once per coalescing window.
+    pub async fn claim_push(&self, id: RegistrationId, token: &str) -> Result<PushClaim> {
+        self.store
+            .claim_push(id, token, now(), self.settings.push.coalesce)
+            .await
     }
 
     /// Deletes a registration the push service no longer knows (404/410) or whose book or
     /// terminal is gone.
     pub async fn drop_push(&self, id: RegistrationId) -> Result<()> {
         self.store.delete_push_registration(None, id).await?;
-        self.forget_push(id);
         tracing::info!(registration = %id, "push subscription dropped");
         Ok(())
     }
 
-    /// Notes, before a change of the caller's card is announced, which of the account's `me`
-    /// registrations must not hear of it. Ids of other accounts' registrations are ignored.
+    /// Records, before a change of the caller's card is announced, that the account's `me`
+    /// registrations named by `Push-Dont-Notify` already know the card at this revision, so
+    /// that no server instance pushes it to them. Ids of other accounts' registrations are
+    /// ignored.
     pub(crate) async fn quiet_push(&self, caller: &Caller, dont: &DontNotify, revision: i64) -> Result<()> {
         if *dont == DontNotify::Nobody {
             return Ok(());
         }
         let mine = self.store.push_registrations_of(caller.account.id, &[Book::Me]).await?;
-        let mut quiet = self
-            .push
-            .quiet
-            .lock()
-            .map_err(|_| Error::Internal(anyhow::anyhow!("push state poisoned")))?;
+        let token = self.me_token_at(caller, revision).await?;
         for (id, terminal) in mine {
             let named = match dont {
                 DontNotify::Nobody => false,
@@ -505,7 +484,7 @@ impl Roster {
                 DontNotify::These(ids) => ids.contains(&id),
             };
             if named {
-                quiet.insert(id, revision);
+                self.store.claim_push(id, &token, now(), Duration::ZERO).await?;
             }
         }
         Ok(())
@@ -518,15 +497,6 @@ impl Roster {
             tracing::info!(purged, "lapsed push subscriptions deleted");
         }
         Ok(purged)
-    }
-
-    fn forget_push(&self, id: RegistrationId) {
-        if let Ok(mut known) = self.push.known.lock() {
-            known.remove(&id);
-        }
-        if let Ok(mut quiet) = self.push.quiet.lock() {
-            quiet.remove(&id);
-        }
     }
 }
 

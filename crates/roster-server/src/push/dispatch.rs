@@ -3,12 +3,14 @@
 //! A touched registration is due a short settling delay after the announcement (one write
 //! announces every group it changed) and never sooner than one window after its previous
 //! push; when it is due, it is told the book's token *then*, so a burst of changes costs one
-//! or two pushes, the last one current.
+//! or two pushes, the last one current. Every server instance hears every announcement: the
+//! store decides which one pushes a token ([`Roster::claim_push`]), so each registration is
+//! told each token once, and no sooner than a window after its last push from any instance.
 
 use super::sender::{Outcome, Sender};
 use crate::domain::Roster;
 use crate::domain::ids::RegistrationId;
-use crate::domain::ports::Heard;
+use crate::domain::ports::{Heard, PushClaim};
 use crate::webpush as crypto;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -77,7 +79,13 @@ impl Dispatcher {
                         in_flight.spawn(async move { deliver(&roster, &sender, id).await });
                     }
                     last_sent.retain(|_, sent| now.duration_since(*sent) < self.window);
-                    while in_flight.try_join_next().is_some() {}
+                }
+                Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
+                    // Another instance pushed this registration less than a window ago: ask
+                    // again when the window has passed.
+                    if let Ok(Some((id, later))) = done {
+                        due.entry(id).or_insert(later);
+                    }
                 }
             }
         }
@@ -85,19 +93,36 @@ impl Dispatcher {
 }
 
 /// Tells one registration its book's current token, retrying failures that may pass.
-async fn deliver(roster: &Roster, sender: &Sender, id: RegistrationId) {
+/// Returns when to try again if another instance told it something less than a window ago.
+async fn deliver(roster: &Roster, sender: &Sender, id: RegistrationId) -> Option<(RegistrationId, Instant)> {
+    let mut claimed: Option<String> = None;
     for attempt in 0..=RETRIES {
         let message = match roster.push_message(id).await {
             Ok(Some(message)) => message,
-            Ok(None) => return,
+            Ok(None) => return None,
             Err(e) => {
                 tracing::error!(error = ?e, registration = %id, "cannot prepare a push");
-                return;
+                return None;
             }
         };
+        if claimed.as_deref() != Some(message.token.as_str()) {
+            match roster.claim_push(id, &message.token).await {
+                Ok(PushClaim::Claimed) => claimed = Some(message.token.clone()),
+                Ok(PushClaim::Told) => return None,
+                Ok(PushClaim::NotBefore(at)) => {
+                    let wait = (at - time::OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+                    let wait = Duration::try_from(wait).unwrap_or_default();
+                    return Some((id, Instant::now() + wait));
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, registration = %id, "cannot claim a push");
+                    return None;
+                }
+            }
+        }
         let Some(vapid) = roster.vapid_key() else {
             tracing::error!("push keys are not loaded");
-            return;
+            return None;
         };
         let subscription = &message.registration.subscription;
         let body = super::message::push_message(&message.topic, &message.token);
@@ -105,7 +130,7 @@ async fn deliver(roster: &Roster, sender: &Sender, id: RegistrationId) {
             Ok(sealed) => sealed,
             Err(e) => {
                 tracing::warn!(error = %e, registration = %id, "cannot encrypt a push");
-                return;
+                return None;
             }
         };
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
@@ -120,19 +145,16 @@ async fn deliver(roster: &Roster, sender: &Sender, id: RegistrationId) {
         };
         metrics::counter!("roster_pushes_total", "outcome" => label).increment(1);
         match outcome {
-            Outcome::Delivered => {
-                roster.push_delivered(id, &message.token);
-                return;
-            }
+            Outcome::Delivered => return None,
             Outcome::Gone => {
                 if let Err(e) = roster.drop_push(id).await {
                     tracing::error!(error = ?e, registration = %id, "cannot drop a gone push subscription");
                 }
-                return;
+                return None;
             }
             Outcome::Refused(why) => {
                 tracing::warn!(registration = %id, why, "push refused");
-                return;
+                return None;
             }
             Outcome::Retry(why) if attempt < RETRIES => {
                 tracing::info!(registration = %id, why, attempt, "push failed; retrying");
@@ -141,4 +163,5 @@ async fn deliver(roster: &Roster, sender: &Sender, id: RegistrationId) {
             Outcome::Retry(why) => tracing::warn!(registration = %id, why, "push failed; giving up"),
         }
     }
+    None
 }

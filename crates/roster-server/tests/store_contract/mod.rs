@@ -87,6 +87,7 @@ macro_rules! store_contract {
                 push::registrations_are_capped_per_account,
                 push::registrations_are_found_by_group_and_book,
                 push::registrations_are_deleted_by_their_account_and_purged_when_lapsed,
+                push::each_token_is_claimed_once_per_registration_and_window,
                 server::the_first_server_key_candidate_wins,
                 server::server_values_are_kept_and_replaced,
                 server::counts_and_ping_answer,

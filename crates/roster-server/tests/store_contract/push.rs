@@ -5,7 +5,7 @@ use super::fixtures::{account, group, join, later, registration, request, t0, te
 use roster_proto::api::TerminalKind;
 use roster_server::domain::book::Book;
 use roster_server::domain::ids::RegistrationId;
-use roster_server::domain::ports::Store;
+use roster_server::domain::ports::{PushClaim, Store};
 use roster_server::domain::push::{PushRegistration, Subscription};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -155,4 +155,68 @@ pub(crate) async fn registrations_are_deleted_by_their_account_and_purged_when_l
     assert_eq!(store.purge_push_registrations(at).await.unwrap(), 0);
     assert_eq!(store.purge_push_registrations(later(100)).await.unwrap(), 1);
     assert!(store.push_registration(lapsing.id).await.unwrap().is_none());
+}
+
+pub(crate) async fn each_token_is_claimed_once_per_registration_and_window(store: Arc<dyn Store>) {
+    let window = std::time::Duration::from_millis(1500);
+    let anna = account(&store, "anna").await;
+    let phone = terminal(&store, anna, TerminalKind::AppPassword, b"phone").await;
+    let contacts = registration(anna, phone.id, Book::Contacts, "one");
+    let me = registration(anna, phone.id, Book::Me, "two");
+    for r in [&contacts, &me] {
+        store.upsert_push_registration(r, 10, t0()).await.unwrap();
+    }
+
+    assert_eq!(
+        store.claim_push(contacts.id, "t1", t0(), window).await.unwrap(),
+        PushClaim::Claimed
+    );
+    assert_eq!(
+        store.claim_push(contacts.id, "t1", later(60), window).await.unwrap(),
+        PushClaim::Told,
+        "a token is told once, however late"
+    );
+    // A new token within the window waits for its end; after it, it is claimed.
+    let soon = t0() + time::Duration::milliseconds(400);
+    assert_eq!(
+        store.claim_push(contacts.id, "t2", soon, window).await.unwrap(),
+        PushClaim::NotBefore(t0() + time::Duration::milliseconds(1500))
+    );
+    let after = t0() + time::Duration::milliseconds(1500);
+    assert_eq!(
+        store.claim_push(contacts.id, "t2", after, window).await.unwrap(),
+        PushClaim::Claimed
+    );
+    // Registrations are claimed apart.
+    assert_eq!(
+        store.claim_push(me.id, "t2", after, window).await.unwrap(),
+        PushClaim::Claimed
+    );
+    // A renewed registration (new keys, perhaps) has been told nothing.
+    store.upsert_push_registration(&contacts, 10, later(10)).await.unwrap();
+    assert_eq!(
+        store.claim_push(contacts.id, "t2", after, window).await.unwrap(),
+        PushClaim::Claimed
+    );
+    // A gone registration has nothing to be told.
+    store.delete_push_registration(None, me.id).await.unwrap();
+    assert_eq!(
+        store.claim_push(me.id, "t3", later(60), window).await.unwrap(),
+        PushClaim::Told
+    );
+
+    // Instances racing for the same token: exactly one wins.
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.claim_push(contacts.id, "t4", later(120), window).await.unwrap() })
+        })
+        .collect();
+    let mut claimed = 0;
+    for racer in racers {
+        if racer.await.unwrap() == PushClaim::Claimed {
+            claimed += 1;
+        }
+    }
+    assert_eq!(claimed, 1, "one instance pushes a token");
 }

@@ -187,6 +187,12 @@ impl Roster {
         })
     }
 
+    /// The token of the caller's `me` book at a revision of their card.
+    pub(crate) async fn me_token_at(&self, caller: &Caller, revision: i64) -> Result<String> {
+        let seal = self.seal(caller, Book::Me).await?;
+        Ok(Self::me_token(&seal, caller, revision))
+    }
+
     fn my_book_card(caller: &Caller, stored: &StoredCard) -> Option<BookCard> {
         let card = stored.card.view(ShareFields::ALL)?;
         Some(BookCard {

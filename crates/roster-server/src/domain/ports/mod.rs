@@ -24,7 +24,7 @@ pub use bus::{Bus, Event, Heard, Subscription};
 pub use credentials::CredentialStore;
 pub use directory::DirectoryStore;
 pub use groups::GroupStore;
-pub use push::PushStore;
+pub use push::{PushClaim, PushStore};
 pub use refusal::{Refusable, Refusal, StoreError};
 pub use server::ServerStore;
 

@@ -5,6 +5,7 @@ use crate::domain::book::Book;
 use crate::domain::ids::{AccountId, GroupId, RegistrationId, TerminalId};
 use crate::domain::push::PushRegistration;
 use async_trait::async_trait;
+use std::time::Duration;
 use time::OffsetDateTime;
 
 /// Storage of push registrations.
@@ -35,4 +36,39 @@ pub trait PushStore: Send + Sync + 'static {
     ) -> Result<Vec<(RegistrationId, TerminalId)>>;
     /// Deletes registrations that lapsed before `now`; returns how many.
     async fn purge_push_registrations(&self, now: OffsetDateTime) -> Result<u64>;
+    /// Claims telling a registration `token`, atomically for every server instance on the
+    /// store: it is [`PushClaim::Claimed`] (and recorded as told at `now`) only when the
+    /// registration was not yet told this token and its last claim is at least `window` old.
+    /// A renewed registration (see `upsert_push_registration`) has been told nothing.
+    async fn claim_push(
+        &self,
+        id: RegistrationId,
+        token: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<PushClaim>;
+}
+
+/// The answer to [`PushStore::claim_push`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushClaim {
+    /// This caller tells the registration the token now.
+    Claimed,
+    /// Nothing to tell: the registration knows the token already, or is gone.
+    Told,
+    /// The registration was told something less than a window ago: ask again at this time.
+    NotBefore(OffsetDateTime),
+}
+
+impl PushClaim {
+    /// Why a claim that changed nothing was refused, from what the registration was last told
+    /// (`None` when it is gone): for stores, after their conditional update matched no row.
+    pub fn refused(told: Option<(Option<&str>, Option<OffsetDateTime>)>, token: &str, window: Duration) -> Self {
+        match told {
+            Some((Some(told), _)) if told == token => PushClaim::Told,
+            Some((_, Some(at))) => PushClaim::NotBefore(at + window),
+            // Gone, or never told and yet refused: a concurrent claim won; it tells the news.
+            _ => PushClaim::Told,
+        }
+    }
 }

@@ -4,10 +4,11 @@ use super::{AccountLock, PgStore, internal, lock_account, retry};
 use crate::domain::Result;
 use crate::domain::book::Book;
 use crate::domain::ids::{AccountId, GroupId, RegistrationId, TerminalId};
-use crate::domain::ports::PushStore;
+use crate::domain::ports::{PushClaim, PushStore};
 use crate::domain::push::PushRegistration;
-use crate::store::rows::{PushRow, ts};
+use crate::store::rows::{PushRow, from_millis, millis, ts};
 use async_trait::async_trait;
+use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -157,5 +158,42 @@ impl PushStore for PgStore {
             .await
             .map_err(internal)?;
         Ok(done.rows_affected())
+    }
+
+    async fn claim_push(
+        &self,
+        id: RegistrationId,
+        token: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<PushClaim> {
+        let now_ms = millis(now);
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        // One conditional statement: a concurrent claim (on any instance) waits for this
+        // row's lock, then checks the condition again against what this one wrote, so only
+        // one of them tells the token.
+        let claimed = sqlx::query(
+            "UPDATE push_registrations SET told_token = $1, told_at_ms = $2 \
+             WHERE id = $3 AND (told_token IS NULL OR told_token <> $1) \
+             AND (told_at_ms IS NULL OR told_at_ms <= $2 - $4)",
+        )
+        .bind(token)
+        .bind(now_ms)
+        .bind(id.0)
+        .bind(window_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        if claimed.rows_affected() == 1 {
+            return Ok(PushClaim::Claimed);
+        }
+        let told: Option<(Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT told_token, told_at_ms FROM push_registrations WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+        let told = told.as_ref().map(|(token, at)| (token.as_deref(), at.map(from_millis)));
+        Ok(PushClaim::refused(told, token, window))
     }
 }

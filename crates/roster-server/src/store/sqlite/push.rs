@@ -4,11 +4,12 @@ use super::{SqliteStore, internal};
 use crate::domain::Result;
 use crate::domain::book::Book;
 use crate::domain::ids::{AccountId, GroupId, RegistrationId, TerminalId};
-use crate::domain::ports::PushStore;
+use crate::domain::ports::{PushClaim, PushStore};
 use crate::domain::push::PushRegistration;
-use crate::store::rows::{PushRow, ts};
+use crate::store::rows::{PushRow, from_millis, millis, ts};
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Sqlite};
+use std::time::Duration;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -34,8 +35,8 @@ impl PushStore for SqliteStore {
         .map_err(internal)?;
         if let Some(id) = existing {
             sqlx::query(
-                "UPDATE push_registrations SET terminal_id = ?, public_key = ?, auth_secret = ?, expires_at = ? \
-                 WHERE id = ?",
+                "UPDATE push_registrations SET terminal_id = ?, public_key = ?, auth_secret = ?, expires_at = ?, \
+                 told_token = NULL, told_at_ms = NULL WHERE id = ?",
             )
             .bind(r.terminal_id.0)
             .bind(&r.subscription.public_key)
@@ -144,5 +145,43 @@ impl PushStore for SqliteStore {
             .await
             .map_err(internal)?;
         Ok(done.rows_affected())
+    }
+
+    async fn claim_push(
+        &self,
+        id: RegistrationId,
+        token: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> Result<PushClaim> {
+        let now_ms = millis(now);
+        let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX);
+        // One statement: SQLite runs it under its write lock, so two instances cannot both
+        // see the old token.
+        let claimed = sqlx::query(
+            "UPDATE push_registrations SET told_token = ?, told_at_ms = ? \
+             WHERE id = ? AND (told_token IS NULL OR told_token <> ?) \
+             AND (told_at_ms IS NULL OR told_at_ms <= ? - ?)",
+        )
+        .bind(token)
+        .bind(now_ms)
+        .bind(id.0)
+        .bind(token)
+        .bind(now_ms)
+        .bind(window_ms)
+        .execute(&self.pool)
+        .await
+        .map_err(internal)?;
+        if claimed.rows_affected() == 1 {
+            return Ok(PushClaim::Claimed);
+        }
+        let told: Option<(Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT told_token, told_at_ms FROM push_registrations WHERE id = ?")
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+        let told = told.as_ref().map(|(token, at)| (token.as_deref(), at.map(from_millis)));
+        Ok(PushClaim::refused(told, token, window))
     }
 }
