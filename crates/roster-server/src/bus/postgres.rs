@@ -12,6 +12,7 @@ use anyhow::Context as _;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions as _, Connection as _};
 use std::str::FromStr;
+use std::time::Duration;
 
 /// The channel instances share unless told otherwise.
 pub const DEFAULT_CHANNEL: &str = "roster_bus";
@@ -19,6 +20,9 @@ pub const DEFAULT_CHANNEL: &str = "roster_bus";
 /// The `application_name` of the listening connection, to tell it apart in
 /// `pg_stat_activity`.
 pub const LISTENER_NAME: &str = "roster-bus-listener";
+
+/// How long a connection may take before the attempt counts as failed.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// PostgreSQL refuses a notification payload of 8000 bytes or more.
 const PAYLOAD_LIMIT: usize = 7900;
@@ -44,6 +48,7 @@ impl PgBus {
         let options = PgConnectOptions::from_str(url).context("the bus's PostgreSQL URL does not parse")?;
         let sender = PgPoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options.clone().application_name("roster-bus"))
             .await
             .context("cannot connect the bus to PostgreSQL")?;
@@ -150,6 +155,7 @@ impl Listening {
         // goes with its pool, and the next listener starts clean.
         let pool = PgPoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(CONNECT_TIMEOUT)
             .max_lifetime(None)
             .idle_timeout(None)
             .connect_with(self.options.clone())
