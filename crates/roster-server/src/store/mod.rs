@@ -71,13 +71,21 @@ pub enum Database {
 }
 
 impl Database {
-    /// Opens the database at `url` (`sqlite://PATH`).
+    /// Opens the database at `url` (`sqlite://PATH` or `postgres://…`).
     pub async fn open(url: &str, settings: &DatabaseSettings, migrate: Migrate) -> anyhow::Result<Self> {
         match Backend::of(url)? {
             Backend::Sqlite => Ok(Database::Sqlite(
                 sqlite::SqliteStore::open(url, settings, migrate).await?,
             )),
-            Backend::Postgres => bail!("this build cannot store data in PostgreSQL yet"),
+            Backend::Postgres => {
+                let defaults = postgres::PgOptions::default();
+                let options = postgres::PgOptions {
+                    max_connections: settings.max_connections.unwrap_or(defaults.max_connections),
+                    statement_timeout: settings.statement_timeout.unwrap_or(defaults.statement_timeout),
+                    ..defaults
+                };
+                Ok(Database::Postgres(postgres::PgStore::open(url, &options, migrate).await?))
+            }
         }
     }
 
