@@ -84,7 +84,9 @@ impl Database {
                     statement_timeout: settings.statement_timeout.unwrap_or(defaults.statement_timeout),
                     ..defaults
                 };
-                Ok(Database::Postgres(postgres::PgStore::open(url, &options, migrate).await?))
+                Ok(Database::Postgres(
+                    postgres::PgStore::open(url, &options, migrate).await?,
+                ))
             }
         }
     }
