@@ -52,7 +52,11 @@ pub struct Migrations {
 
 impl Migrations {
     pub(crate) fn compare(migrator: &Migrator, applied: &[i64]) -> Self {
-        let known: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+        let known: Vec<i64> = migrator
+            .iter()
+            .filter(|m| !m.migration_type.is_down_migration())
+            .map(|m| m.version)
+            .collect();
         Migrations {
             known: known.len(),
             pending: known.iter().copied().filter(|v| !applied.contains(v)).collect(),

@@ -142,20 +142,6 @@ impl PgStore {
         &self.pool
     }
 
-    /// How many of this build's migrations the database has not applied (0: up to date), for
-    /// operators' checks: `connect` applies them, so a positive count means another
-    /// instance's older build is still writing to a newer database, or the reverse.
-    pub async fn migrations_pending(&self) -> anyhow::Result<usize> {
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
-            .fetch_all(&self.pool)
-            .await
-            .context("cannot read the applied migrations")?;
-        Ok(MIGRATOR
-            .iter()
-            .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
-            .count())
-    }
-
     /// A write transaction (READ COMMITTED; its invariants are kept by the locks the use case
     /// takes, see the module's documentation).
     async fn write(&self) -> Result<Transaction<'static, Postgres>> {
