@@ -11,6 +11,7 @@ mod carddav;
 mod credentials;
 mod feed;
 mod members;
+mod migrate_store;
 mod operations;
 mod phones;
 mod photos;

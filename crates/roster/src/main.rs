@@ -27,6 +27,10 @@ enum Command {
     /// line each; then read every stored phone number again with today's rules and list what
     /// would change (the server does this by itself when it starts with new rules).
     Doctor(DoctorArgs),
+    /// Copy a whole installation into an empty database (e.g. SQLite to PostgreSQL), verify
+    /// every table and every group's directory, and commit it in one step. Stop the server
+    /// first: the source is read in one snapshot and never changed.
+    MigrateStore(MigrateStoreArgs),
     #[command(flatten)]
     Client(client::Command),
 }
@@ -39,6 +43,40 @@ struct DoctorArgs {
     /// Store the corrected numbers (one change per card, sent to every terminal).
     #[arg(long)]
     fix: bool,
+}
+
+/// `roster migrate-store`: where from and where to.
+#[derive(Debug, clap::Args)]
+struct MigrateStoreArgs {
+    /// The installation's database now (e.g. sqlite://roster-data/roster.db).
+    #[arg(long, value_name = "URL")]
+    from: String,
+    /// The empty database to move it to (e.g. postgres://roster@db/roster); created tables
+    /// and all.
+    #[arg(long, value_name = "URL")]
+    to: String,
+}
+
+async fn migrate_store(args: MigrateStoreArgs, json: bool) -> anyhow::Result<()> {
+    let mut progress = |table: &roster_server::store::migrate::TableMoved| {
+        eprintln!("{:<20} {:>10} rows  sha256 {}", table.table, table.rows, table.checksum);
+    };
+    let moved = roster_server::store::migrate::migrate_store(&args.from, &args.to, &mut progress).await?;
+    if json {
+        println!("{}", serde_json::json!(moved));
+    } else {
+        let rows: u64 = moved.tables.iter().map(|table| table.rows).sum();
+        println!(
+            "moved {rows} rows in {} tables; every table and the directories of {} groups verified",
+            moved.tables.len(),
+            moved.directories
+        );
+        println!(
+            "start the server with --database-url {}",
+            roster_server::store::redacted(&args.to)
+        );
+    }
+    Ok(())
 }
 
 fn init_logging(json: bool) {
@@ -125,6 +163,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Doctor(args) => doctor(args, cli.json).await,
+        Command::MigrateStore(args) => migrate_store(args, cli.json).await,
         Command::Client(command) => client::run(command, cli.json).await,
     };
     match result {

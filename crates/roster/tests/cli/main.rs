@@ -8,6 +8,7 @@ mod carddav;
 mod doctor;
 mod errors;
 mod interop;
+mod migrate_store;
 mod serve;
 mod story;
 mod support;
