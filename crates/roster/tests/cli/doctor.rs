@@ -175,3 +175,127 @@ fn doctor_checks_the_database_and_the_bus_one_line_each_and_says_what_to_do() {
         "doctor created no database"
     );
 }
+
+/// `roster doctor` with extra arguments, its exit status, stdout and stderr.
+fn doctor_with(database_url: &str, extra: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["doctor", "--database-url", database_url, "--default-region", "DE"])
+        .args(extra)
+        .env_remove("ROSTER_CONFIG")
+        .env_remove("ROSTER_BUS")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn doctor_on_postgres_checks_migrations_write_permission_and_the_bus() {
+    use roster_server::store::postgres::testing::TestSchema;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(schema) = rt.block_on(TestSchema::from_env("doctor")) else {
+        return;
+    };
+
+    // A schema no server has started on yet: reachable and writable? It has no tables, so
+    // the write probe fails too; the migrations line says what to do.
+    let (ok, out, err) = doctor_with(schema.url(), &[]);
+    assert!(!ok, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("ok    database") && lines[0].contains("PostgreSQL"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("FAIL  migrations") && lines[1].contains("0 of") && lines[1].contains("roster serve"),
+        "{out}"
+    );
+    assert!(err.contains("checks failed"), "{err}");
+
+    // Migrated (as `roster serve` does at start): every check passes, the bus is the
+    // database's LISTEN/NOTIFY, and NATS when it is named and runs.
+    rt.block_on(async {
+        roster_server::store::Database::open(schema.url(), &Default::default(), roster_server::store::Migrate::Yes)
+            .await
+            .unwrap();
+    });
+    let (ok, out, err) = doctor_with(schema.url(), &[]);
+    assert!(ok, "{out}{err}");
+    let lines: Vec<&str> = out.lines().take(4).collect();
+    assert!(
+        lines[1].starts_with("ok    migrations") && lines[1].contains("applied"),
+        "{out}"
+    );
+    assert!(lines[2].starts_with("ok    writes"), "{out}");
+    assert!(
+        lines[3].starts_with("ok    bus") && lines[3].contains("LISTEN/NOTIFY"),
+        "{out}"
+    );
+    if let Ok(nats) = std::env::var("ROSTER_TEST_NATS_URL") {
+        let (ok, out, err) = doctor_with(schema.url(), &["--bus", &nats]);
+        assert!(ok, "{out}{err}");
+        assert!(out.lines().nth(3).unwrap_or_default().starts_with("ok    bus"), "{out}");
+    }
+    let (ok, out, _) = doctor_with(schema.url(), &["--bus", "nats://127.0.0.1:1"]);
+    assert!(!ok);
+    assert!(out.lines().any(|l| l.starts_with("FAIL  bus")), "{out}");
+
+    // A user who may read but not write (a reporting role, a standby): the write check
+    // fails and says to connect to the primary with write privileges.
+    let role = format!("{}_reader", schema.name());
+    let mut reader_url = url::Url::parse(schema.url()).unwrap();
+    reader_url.set_username(&role).unwrap();
+    let base = std::env::var("ROSTER_TEST_POSTGRES_URL").unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+        for statement in [
+            format!("CREATE ROLE {role} LOGIN"),
+            format!("GRANT USAGE ON SCHEMA {} TO {role}", schema.name()),
+            format!("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {role}", schema.name()),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(statement))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+    });
+    let (ok, out, _) = doctor_with(reader_url.as_str(), &[]);
+    let cleanup = |rt: &tokio::runtime::Runtime| {
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut admin = sqlx::PgConnection::connect(&base).await.unwrap();
+            for statement in [
+                format!("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {role}", schema.name()),
+                format!("REVOKE ALL ON SCHEMA {} FROM {role}", schema.name()),
+                format!("DROP ROLE {role}"),
+            ] {
+                sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
+            }
+        });
+    };
+    cleanup(&rt);
+    assert!(!ok, "{out}");
+    let writes = out.lines().find(|l| l.contains("writes")).unwrap_or_default();
+    assert!(
+        writes.starts_with("FAIL  writes") && writes.contains("primary"),
+        "{out}"
+    );
+    assert!(out.lines().any(|l| l.starts_with("ok    migrations")), "{out}");
+
+    // Nothing answers: the line names the place without its password.
+    let (ok, out, _) = doctor_with("postgres://roster:s3cret@127.0.0.1:1/roster", &[]);
+    assert!(!ok);
+    let first = out.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("FAIL  database") && first.contains("127.0.0.1:1") && first.contains("PostgreSQL runs"),
+        "{out}"
+    );
+    assert!(!out.contains("s3cret"), "{out}");
+}
