@@ -6,6 +6,7 @@
 mod audience;
 mod authorization;
 mod bad_input;
+mod bulk_seed;
 mod bus;
 mod carddav;
 mod credentials;

@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 /// How a column's values are stored (the same shapes on both backends).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
     /// A UUID (16-byte blob in SQLite, `uuid` in PostgreSQL).
     Id,
     /// Bytes (hashes, keys).
@@ -40,7 +40,7 @@ enum Kind {
 
 /// A table as this build of Roster knows it.
 #[derive(Debug)]
-struct Table {
+pub(super) struct Table {
     name: &'static str,
     columns: &'static [(&'static str, Kind)],
 }
@@ -54,6 +54,11 @@ impl Table {
             .join(", ")
     }
 
+    /// The table of this name.
+    pub(super) fn named(name: &str) -> Option<&'static Table> {
+        TABLES.iter().find(|table| table.name == name)
+    }
+
     fn kinds(&self) -> Vec<Kind> {
         self.columns.iter().map(|(_, kind)| *kind).collect()
     }
@@ -62,7 +67,7 @@ impl Table {
 use Kind::{Blob, Bool, Id, Int, Text};
 
 /// Every table of the schema, parents before the tables that refer to them.
-const TABLES: &[Table] = &[
+pub(super) const TABLES: &[Table] = &[
     Table {
         name: "accounts",
         columns: &[
@@ -205,7 +210,7 @@ const BATCH: usize = 1000;
 
 /// One stored value.
 #[derive(Debug, Clone, PartialEq)]
-enum Value {
+pub(super) enum Value {
     Null,
     Id(Uuid),
     Blob(Vec<u8>),
@@ -319,7 +324,7 @@ macro_rules! bind {
 }
 
 /// One side of the move, inside its transaction.
-enum Side {
+pub(super) enum Side {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
 }
@@ -340,7 +345,7 @@ impl Side {
     }
 
     /// The one write transaction on the target.
-    async fn writer(database: &Database) -> anyhow::Result<Side> {
+    pub(super) async fn writer(database: &Database) -> anyhow::Result<Side> {
         Ok(match database {
             Database::Sqlite(store) => Side::Sqlite(store.pool().begin_with("BEGIN IMMEDIATE").await?),
             Database::Postgres(store) => Side::Postgres(store.pool().begin().await?),
@@ -395,7 +400,7 @@ impl Side {
         Ok(self.rows(sql, &[Int]).try_next().await?.is_some())
     }
 
-    async fn insert(&mut self, table: &Table, rows: Vec<Vec<Value>>) -> anyhow::Result<()> {
+    pub(super) async fn insert(&mut self, table: &Table, rows: Vec<Vec<Value>>) -> anyhow::Result<()> {
         if rows.is_empty() {
             return Ok(());
         }
@@ -447,7 +452,7 @@ impl Side {
         Ok(groups.into_iter().map(|(group, sum)| (group, sum.finish().1)).collect())
     }
 
-    async fn commit(self) -> anyhow::Result<()> {
+    pub(super) async fn commit(self) -> anyhow::Result<()> {
         match self {
             Side::Sqlite(tx) => tx.commit().await?,
             Side::Postgres(tx) => tx.commit().await?,
