@@ -7,6 +7,7 @@
 mod carddav;
 mod doctor;
 mod errors;
+mod instances;
 mod interop;
 mod serve;
 mod story;

@@ -1,0 +1,906 @@
+//! Several `roster serve` processes on one PostgreSQL schema, as an operator runs them behind a
+//! load balancer: a change made through any instance reaches the terminals and CardDAV clients
+//! of every other, an instance killed mid-write loses no acknowledged write while its
+//! terminals reconnect elsewhere, and WebDAV-Push tells each registration once, not once per
+//! instance.
+//!
+//! Each test starts three real processes together on a schema of its own ([`TestSchema`]);
+//! without `ROSTER_TEST_POSTGRES_URL` they print `skipped: …` and pass.
+
+use crate::support::{User, free_port, wait_ready};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use roster_server::store::postgres::testing::TestSchema;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tempfile::TempDir;
+
+/// How soon a change must reach a terminal of another instance. Well under the stream's
+/// one-minute safety-net check, so only the bus between instances can make it in time.
+const LIVE: Duration = Duration::from_secs(10);
+
+/// Limits of a public server are per client network, and every test client here is
+/// 127.0.0.1: the tests would meet them, which is not what they are about.
+const GENEROUS_LIMITS: &str = "\
+registrations_per_hour = 10000
+logins_per_minute = 10000
+total_logins_per_minute = 10000
+invites_per_hour = 10000
+reads_per_minute = 100000
+password_checks_per_hour = 10000
+card_writes_per_minute = 100000
+stream_connects_per_minute = 100000
+";
+
+/// Three `roster serve` processes on one fresh schema, started together; killed when dropped,
+/// before the schema is.
+struct Cluster {
+    instances: Vec<Instance>,
+    runtime: tokio::runtime::Runtime,
+    _dir: TempDir,
+    schema: TestSchema,
+}
+
+/// One `roster serve` process.
+struct Instance {
+    port: u16,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Cluster {
+    /// Three instances with `extra` flags and config-file lines; `None` (after saying why)
+    /// when no PostgreSQL is configured.
+    fn start(prefix: &str, extra: &[&str], config: &str) -> Option<Cluster> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let schema = runtime.block_on(TestSchema::from_env(prefix))?;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(&file, format!("{GENEROUS_LIMITS}{config}")).unwrap();
+        let instances: Vec<Instance> = (0..3)
+            .map(|n| {
+                let port = free_port();
+                let log = dir.path().join(format!("instance-{n}.log"));
+                let out = std::fs::File::create(&log).unwrap();
+                let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+                // The instance is configured by its flags alone, whatever the test's
+                // environment holds (ROSTER_BUS, ROSTER_CONFIG…).
+                for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("ROSTER_")) {
+                    command.env_remove(name);
+                }
+                let child = command
+                    .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                    .args(["--database-url", schema.url(), "--default-region", "DE"])
+                    // Three instances per test, tests in parallel: small pools keep the
+                    // database's connection limit far away.
+                    .args(["--database-max-connections", "4"])
+                    .arg("--config")
+                    .arg(&file)
+                    .args(extra)
+                    .env("RUST_LOG", "warn")
+                    .stdout(out.try_clone().unwrap())
+                    .stderr(out)
+                    .spawn()
+                    .unwrap();
+                Instance { port, child, log }
+            })
+            .collect();
+        let mut cluster = Cluster {
+            instances,
+            runtime,
+            _dir: dir,
+            schema,
+        };
+        // Only now: should one not start, dropping the cluster stops the others and shows
+        // the logs.
+        for instance in &mut cluster.instances {
+            wait_ready(instance.port, &mut instance.child);
+        }
+        Some(cluster)
+    }
+
+    /// The base URL of instance `n`.
+    fn url(&self, n: usize) -> String {
+        format!("http://127.0.0.1:{}", self.instances[n].port)
+    }
+
+    fn ports(&self) -> Vec<u16> {
+        self.instances.iter().map(|i| i.port).collect()
+    }
+
+    /// Kills instance `n` with SIGKILL, as a crash or the OOM killer would: no shutdown, no
+    /// goodbye to its connections.
+    fn kill(&mut self, n: usize) {
+        let child = &mut self.instances[n].child;
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// Runs a query against the instances' schema.
+    fn query<T>(&self, run: impl AsyncFnOnce(&sqlx::PgPool) -> T) -> T {
+        self.runtime.block_on(async {
+            let pool = sqlx::PgPool::connect(self.schema.url()).await.unwrap();
+            let answer = run(&pool).await;
+            pool.close().await;
+            answer
+        })
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for instance in &mut self.instances {
+            let _ = instance.child.kill();
+            let _ = instance.child.wait();
+        }
+        // A failed test shows what the servers said.
+        if std::thread::panicking() {
+            for instance in &self.instances {
+                let log = std::fs::read_to_string(&instance.log).unwrap_or_default();
+                eprintln!("--- roster serve on port {} ---\n{log}", instance.port);
+            }
+        }
+    }
+}
+
+/// A loopback TCP proxy standing in for a load balancer: each connection goes to the next
+/// backend in turn that accepts a connect, so a dead backend costs a refused connect and
+/// nothing more. It counts, per backend, the open connections that carry the live stream.
+struct Proxy {
+    url: String,
+    port: u16,
+    streams: Arc<Vec<AtomicUsize>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    fn start(backends: Vec<u16>) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let streams: Arc<Vec<AtomicUsize>> = Arc::new(backends.iter().map(|_| AtomicUsize::new(0)).collect());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (counts, stopped) = (streams.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut next = 0;
+            for client in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                let tried = (0..backends.len()).map(|i| (next + i) % backends.len());
+                let chosen = tried
+                    .into_iter()
+                    .find_map(|i| TcpStream::connect(("127.0.0.1", backends[i])).ok().map(|s| (i, s)));
+                next = (next + 1) % backends.len();
+                // With no backend left, the client sees its connection closed.
+                if let Some((backend, upstream)) = chosen {
+                    pipe(client, upstream, counts.clone(), backend);
+                }
+            }
+        });
+        Proxy {
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            streams,
+            stop,
+        }
+    }
+
+    /// Open stream connections per backend.
+    fn streams(&self) -> Vec<usize> {
+        self.streams.iter().map(|n| n.load(Ordering::SeqCst)).collect()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wakes the accepting thread so that it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// Copies both ways until either side ends; counts the connection as a stream of `backend`
+/// while it is one.
+fn pipe(mut client: TcpStream, mut upstream: TcpStream, streams: Arc<Vec<AtomicUsize>>, backend: usize) {
+    let (mut client_back, mut upstream_back) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+    let is_stream = Arc::new(AtomicBool::new(false));
+    let marked = is_stream.clone();
+    let counts = streams.clone();
+    std::thread::spawn(move || {
+        let mut first = [0u8; 4096];
+        if let Ok(n) = client.read(&mut first)
+            && n > 0
+        {
+            if first[..n].starts_with(b"GET /api/v1/stream") {
+                marked.store(true, Ordering::SeqCst);
+                counts[backend].fetch_add(1, Ordering::SeqCst);
+            }
+            if upstream.write_all(&first[..n]).is_ok() {
+                let _ = std::io::copy(&mut client, &mut upstream);
+            }
+        }
+        let _ = upstream.shutdown(Shutdown::Write);
+    });
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut upstream_back, &mut client_back);
+        // The backend is gone (or done): so is the client's connection.
+        let _ = client_back.shutdown(Shutdown::Both);
+        let _ = upstream_back.shutdown(Shutdown::Both);
+        if is_stream.load(Ordering::SeqCst) {
+            streams[backend].fetch_sub(1, Ordering::SeqCst);
+        }
+    });
+}
+
+/// A running `roster --json watch`: its events, one JSON object per line; killed when dropped.
+struct Watcher {
+    child: Child,
+    events: Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Watcher {
+    fn start(user: &User) -> Watcher {
+        let mut child = user
+            .command(&["--json", "watch"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (send, events) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let event = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                if send.send(event).is_err() {
+                    return;
+                }
+            }
+        });
+        Watcher {
+            child,
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits up to `within` for an event that `wanted` accepts; answers how long it took.
+    fn expect(&mut self, what: &str, within: Duration, wanted: impl Fn(&Value) -> bool) -> Duration {
+        let start = Instant::now();
+        loop {
+            let left = within.saturating_sub(start.elapsed());
+            match self.events.recv_timeout(left) {
+                Ok(event) => {
+                    let found = wanted(&event);
+                    self.seen.push(event);
+                    if found {
+                        return start.elapsed();
+                    }
+                }
+                Err(e) => panic!("no {what} within {within:?} ({e}); events: {:?}", self.seen),
+            }
+        }
+    }
+
+    /// Every event so far.
+    fn events(&mut self) -> &[Value] {
+        self.seen.extend(self.events.try_iter());
+        &self.seen
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A watch event: the contact `name` was added, updated or removed.
+fn contact(change: &'static str, name: &'static str) -> impl Fn(&Value) -> bool {
+    move |event| event["event"] == "contact" && event["change"] == change && event["name"] == name
+}
+
+fn connected(event: &Value) -> bool {
+    event["event"] == "connected"
+}
+
+/// An HTTP answer: status and body (de-chunked).
+struct Answer {
+    status: u16,
+    body: String,
+}
+
+/// One HTTP/1.1 request on a connection of its own.
+fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let address = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..end].to_vec()).unwrap();
+    let body = &raw[end + 4..];
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.contains("chunked"));
+    let body = if chunked { unchunk(body) } else { body.to_vec() };
+    Answer {
+        status,
+        body: String::from_utf8(body).unwrap(),
+    }
+}
+
+/// The body of a `Transfer-Encoding: chunked` message.
+fn unchunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let line = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = std::str::from_utf8(&rest[..line]).unwrap();
+        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        let chunk = &rest[line + 2..];
+        body.extend_from_slice(&chunk[..size]);
+        rest = &chunk[size + 2..];
+    }
+}
+
+/// A CardDAV client of one account (an app password), talking to whichever instance it is
+/// given, as a phone behind a load balancer does.
+struct Dav {
+    login: String,
+    authorization: String,
+}
+
+impl Dav {
+    fn new(login: &str, password: &str) -> Dav {
+        Dav {
+            login: login.into(),
+            authorization: format!("Basic {}", STANDARD.encode(format!("{login}:{password}"))),
+        }
+    }
+
+    fn contacts(&self) -> String {
+        format!("/dav/addressbooks/{}/contacts/", self.login)
+    }
+
+    /// A sync-collection REPORT (RFC 6578) of the contacts book on `base`: the hrefs it
+    /// reports and the new token.
+    fn sync(&self, base: &str, token: &str) -> (Vec<String>, String) {
+        let body = format!(
+            r#"<?xml version="1.0"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
+        );
+        let answer = http(
+            base,
+            "REPORT",
+            &self.contacts(),
+            &[
+                ("Authorization", &self.authorization),
+                ("Depth", "1"),
+                ("Content-Type", "application/xml"),
+            ],
+            &body,
+        );
+        assert_eq!(answer.status, 207, "{}", answer.body);
+        let hrefs = answer
+            .body
+            .split("<D:response>")
+            .skip(1)
+            .map(|response| {
+                assert!(response.contains("HTTP/1.1 200 OK"), "{response}");
+                between(response, "<D:href>", "</D:href>").to_string()
+            })
+            .collect();
+        (
+            hrefs,
+            between(&answer.body, "<D:sync-token>", "</D:sync-token>").to_string(),
+        )
+    }
+
+    /// GET of a card on `base`.
+    fn get(&self, base: &str, href: &str) -> Answer {
+        http(base, "GET", href, &[("Authorization", &self.authorization)], "")
+    }
+}
+
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("no {start} in {text}")) + start.len();
+    let to = from + text[from..].find(end).unwrap_or_else(|| panic!("no {end} in {text}"));
+    &text[from..to]
+}
+
+#[test]
+fn terminals_and_carddav_clients_of_one_instance_follow_changes_made_through_the_others() {
+    let Some(cluster) = Cluster::start("inst_live", &[], "") else {
+        return;
+    };
+    let (a, b, c) = (cluster.url(0), cluster.url(1), cluster.url(2));
+    // Each person's terminal talks to one instance, as a load balancer might have placed it.
+    let (anna, anna_id) = User::register_at(&b, "anna");
+    let (ben, _) = User::register_at(&a, "ben");
+    let (dora, _) = User::register_at(&c, "dora");
+    let (carl, _) = User::register_at(&c, "carl");
+    anna.ok(&["card", "set", "--name", "Anna Schmidt", "--phone", "+49 30 1111111"]);
+    ben.ok(&["card", "set", "--name", "Ben Meier", "--phone", "+49 30 2222222"]);
+    dora.ok(&["card", "set", "--name", "Dora Roth", "--phone", "+49 30 3333333"]);
+    carl.ok(&["card", "set", "--name", "Carl Berg", "--phone", "+49 30 4444444"]);
+    let (_, link) = anna.create_group("Choir", &[]);
+    ben.ok(&["group", "join", &link]);
+    dora.ok(&["group", "join", &link]);
+
+    let mut on_a = Watcher::start(&ben);
+    let mut on_c = Watcher::start(&dora);
+    on_a.expect("connected", LIVE, connected);
+    on_c.expect("connected", LIVE, connected);
+
+    // A card change through B reaches the terminals on A and C.
+    anna.ok(&["card", "set", "--name", "Anna Weber"]);
+    on_a.expect("Anna's change (made on B) on A", LIVE, contact("updated", "Anna Weber"));
+    on_c.expect("Anna's change (made on B) on C", LIVE, contact("updated", "Anna Weber"));
+    // A join through C reaches the terminal on A.
+    carl.ok(&["group", "join", &link]);
+    on_a.expect("Carl's join (made on C) on A", LIVE, contact("added", "Carl Berg"));
+    on_c.expect("Carl's join (made on C) on C", LIVE, contact("added", "Carl Berg"));
+    // And a change on C reaches A.
+    dora.ok(&["card", "set", "--name", "Dora Roth-Lang"]);
+    on_a.expect(
+        "Dora's change (made on C) on A",
+        LIVE,
+        contact("updated", "Dora Roth-Lang"),
+    );
+
+    // A CardDAV client syncs from A...
+    let device = ben.json(&["carddav", "add", "Phone"]);
+    let dav = Dav::new("ben", device["password"].as_str().unwrap());
+    let (first, token) = dav.sync(&a, "");
+    let anna_href = format!("{}{anna_id}.vcf", dav.contacts());
+    assert_eq!(first.len(), 3, "Anna, Carl and Dora: {first:?}");
+    assert!(first.contains(&anna_href), "{first:?}");
+    // ...the card changes through B, and the client, sent to C this time, gets that one card
+    // from the token A gave it: an incremental sync, not a fresh start.
+    anna.ok(&["card", "set", "--name", "Anna Weber-Schmidt"]);
+    let (changed, next) = dav.sync(&c, &token);
+    assert_eq!(changed, vec![anna_href.clone()]);
+    assert_ne!(next, token);
+    let card = dav.get(&c, &anna_href);
+    assert_eq!(card.status, 200, "{}", card.body);
+    assert!(card.body.contains("FN:Anna Weber-Schmidt\r\n"), "{}", card.body);
+    // The token C gave is as good on A: nothing new.
+    let (nothing, same) = dav.sync(&a, &next);
+    assert_eq!((nothing, same), (Vec::<String>::new(), next));
+
+    // The terminals heard of that change too, and of none twice, whichever instances it
+    // crossed (by now any echo would have arrived).
+    on_a.expect(
+        "Anna's last change on A",
+        LIVE,
+        contact("updated", "Anna Weber-Schmidt"),
+    );
+    on_c.expect(
+        "Anna's last change on C",
+        LIVE,
+        contact("updated", "Anna Weber-Schmidt"),
+    );
+    for (watcher, names) in [
+        (
+            &mut on_a,
+            ["Anna Weber", "Carl Berg", "Dora Roth-Lang", "Anna Weber-Schmidt"].as_slice(),
+        ),
+        (&mut on_c, ["Anna Weber", "Carl Berg", "Anna Weber-Schmidt"].as_slice()),
+    ] {
+        for name in names {
+            let times = watcher.events().iter().filter(|e| e["name"] == *name).count();
+            assert_eq!(times, 1, "{name}: {:?}", watcher.seen);
+        }
+    }
+}
+
+/// The `FN` of a vCard file, if it exists.
+fn formatted_name(file: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix("FN:"))
+        .map(|name| name.trim_end().to_string())
+}
+
+/// The contacts' names in `group` of the address book at `book`, by account id.
+fn directory(book: &Path, group: &str) -> BTreeMap<String, String> {
+    let folder = book.join(group);
+    crate::support::vcf_files(&folder)
+        .into_iter()
+        .map(|file| {
+            let name = formatted_name(&folder.join(&file)).unwrap_or_default();
+            (file.trim_end_matches(".vcf").to_string(), name)
+        })
+        .collect()
+}
+
+/// A group's log as stored: the group, its version and floor, and how many changes it holds
+/// with the least and greatest of their versions.
+type Log = (uuid::Uuid, i64, i64, i64, Option<i64>, Option<i64>);
+
+/// What one writer did: every write acknowledged, in order, and the write in flight when its
+/// instance died (committed or not: nobody can tell).
+#[derive(Debug, Default)]
+struct Written {
+    acknowledged: Vec<String>,
+    unknown: Option<String>,
+    /// What the command said when that write failed.
+    failure: String,
+}
+
+#[test]
+fn killing_an_instance_mid_write_loses_no_acknowledged_write_and_its_terminals_reconnect_elsewhere() {
+    let Some(mut cluster) = Cluster::start("inst_kill", &[], "") else {
+        return;
+    };
+    let proxy = Proxy::start(cluster.ports());
+    let (owner, owner_id) = User::register_at(&cluster.url(0), "olga");
+    owner.ok(&["card", "set", "--name", "Olga Owner", "--phone", "+49 30 5550000"]);
+    let (group, link) = owner.create_group("Relay", &[]);
+    // Two writers on each instance: whichever instance dies, its two writers see their writes
+    // fail from then on, and the other four keep writing.
+    let writers: Vec<(usize, User, String)> = (0..6)
+        .map(|n| {
+            let instance = n % 3;
+            let (user, id) = User::register_at(&cluster.url(instance), &format!("writer{n}"));
+            let phone = format!("+49 30 555010{n}");
+            user.ok(&["card", "set", "--name", &format!("writer{n} v0"), "--phone", &phone]);
+            user.ok(&["group", "join", &link]);
+            (instance, user, id)
+        })
+        .collect();
+    // Terminals behind the proxy: their streams land on the instances in turn.
+    let terminals: Vec<(User, String)> = (0..4)
+        .map(|n| {
+            let (user, id) = User::register_at(&proxy.url, &format!("terminal{n}"));
+            let phone = format!("+49 30 555020{n}");
+            user.ok(&["card", "set", "--name", &format!("terminal{n}"), "--phone", &phone]);
+            user.ok(&["group", "join", &link]);
+            (user, id)
+        })
+        .collect();
+    let mut watchers: Vec<Watcher> = terminals.iter().map(|(user, _)| Watcher::start(user)).collect();
+    for watcher in &mut watchers {
+        watcher.expect("connected", LIVE, connected);
+    }
+    // The instance holding the most streams dies: four streams on three instances, so at
+    // least two terminals must move.
+    let streams = proxy.streams();
+    assert_eq!(streams.iter().sum::<usize>(), 4, "{streams:?}");
+    let victim = (0..3).max_by_key(|&n| streams[n]).unwrap();
+    let moving = streams[victim];
+
+    const WRITES: usize = 12;
+    let acknowledged = AtomicUsize::new(0);
+    let written: Vec<Written> = std::thread::scope(|scope| {
+        let runs: Vec<_> = writers
+            .iter()
+            .enumerate()
+            .map(|(n, (_, user, _))| {
+                let acknowledged = &acknowledged;
+                scope.spawn(move || {
+                    let mut written = Written::default();
+                    for round in 1..=WRITES {
+                        let name = format!("writer{n} v{round}");
+                        let output = user.run(&["card", "set", "--name", &name]);
+                        if output.status.success() {
+                            written.acknowledged.push(name);
+                            acknowledged.fetch_add(1, Ordering::SeqCst);
+                        } else {
+                            written.unknown = Some(name);
+                            written.failure = String::from_utf8_lossy(&output.stderr).into_owned();
+                            break;
+                        }
+                    }
+                    written
+                })
+            })
+            .collect();
+        // Mid-write: a few rounds in, while every writer is busy.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while acknowledged.load(Ordering::SeqCst) < 12 {
+            assert!(Instant::now() < deadline, "the writers do not get going");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        cluster.kill(victim);
+        runs.into_iter().map(|run| run.join().unwrap()).collect()
+    });
+
+    // Writes through the surviving instances all succeed; those through the dead one stop.
+    // What each writer's card may show: its last acknowledged name, or the one whose write
+    // was cut off by the kill.
+    let mut allowed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (n, ((instance, _, id), written)) in writers.iter().zip(&written).enumerate() {
+        if *instance == victim {
+            assert!(written.acknowledged.len() < WRITES, "{written:?}");
+        } else {
+            assert_eq!(written.acknowledged.len(), WRITES, "{written:?}");
+        }
+        let last = written.acknowledged.last().cloned();
+        let outcomes = allowed.entry(id.clone()).or_default();
+        outcomes.insert(last.unwrap_or_else(|| format!("writer{n} v0")));
+        outcomes.extend(written.unknown.clone());
+    }
+
+    // Every terminal converges, those that were on the dead instance through another one.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let converged = |book: &Path| {
+        let shown = directory(book, &group);
+        allowed
+            .iter()
+            .all(|(id, outcomes)| shown.get(id).is_some_and(|name| outcomes.contains(name)))
+    };
+    for (user, _) in &terminals {
+        while !converged(&user.book()) {
+            assert!(
+                Instant::now() < deadline,
+                "{} shows {:?}, expected one of {allowed:?}",
+                user.login,
+                directory(&user.book(), &group)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let disconnected = watchers
+        .iter_mut()
+        .filter_map(|w| w.events().iter().any(|e| e["event"] == "disconnected").then_some(()))
+        .count();
+    assert_eq!(
+        disconnected, moving,
+        "the terminals on the dead instance, and only they"
+    );
+    assert_eq!(proxy.streams()[victim], 0);
+    assert_eq!(
+        proxy.streams().iter().sum::<usize>(),
+        4,
+        "every terminal is connected again"
+    );
+
+    // Every directory agrees: the terminals' books and fresh syncs through each survivor.
+    let mut books: Vec<(String, String, BTreeMap<String, String>)> = terminals
+        .iter()
+        .map(|(user, id)| (user.login.clone(), id.clone(), directory(&user.book(), &group)))
+        .collect();
+    let mut readers = BTreeSet::new();
+    for survivor in (0..3).filter(|&n| n != victim) {
+        let (reader, id) = User::register_at(&cluster.url(survivor), &format!("reader{survivor}"));
+        reader.ok(&["group", "join", &link]);
+        reader.ok(&["sync"]);
+        books.push((reader.login.clone(), id.clone(), directory(&reader.book(), &group)));
+        readers.insert(id);
+    }
+    let members: BTreeSet<&String> = writers
+        .iter()
+        .map(|(_, _, id)| id)
+        .chain(terminals.iter().map(|(_, id)| id))
+        .chain([&owner_id])
+        .collect();
+    let writers_in = |book: &BTreeMap<String, String>| -> BTreeMap<String, String> {
+        book.iter()
+            .filter(|(id, _)| allowed.contains_key(*id))
+            .map(|(id, name)| (id.clone(), name.clone()))
+            .collect()
+    };
+    let reference = writers_in(&books[0].2);
+    for (login, me, book) in &books {
+        assert_eq!(writers_in(book), reference, "{login} disagrees with {}", books[0].0);
+        // Everyone else in the group is there too, and nobody else (the readers joined after
+        // the terminals' books were read).
+        let shown: BTreeSet<&String> = book.keys().filter(|id| !readers.contains(*id)).collect();
+        let expected: BTreeSet<&String> = members.iter().copied().filter(|id| *id != me).collect();
+        assert_eq!(shown, expected, "{login}");
+    }
+
+    // Each group's change log is gap-free: versions 1..=version, each once.
+    let logs: Vec<Log> = cluster.query(async |pool| {
+        sqlx::query_as(
+            "SELECT g.id, g.version, g.floor, COUNT(c.version), MIN(c.version), MAX(c.version) \
+             FROM groups g LEFT JOIN changes c ON c.group_id = g.id GROUP BY g.id, g.version, g.floor",
+        )
+        .fetch_all(pool)
+        .await
+        .unwrap()
+    });
+    assert_eq!(logs.len(), 1);
+    for (id, version, floor, count, min, max) in logs {
+        assert_eq!(floor, 0, "nothing compacted yet");
+        assert_eq!(
+            (count, min, max),
+            (version, Some(1), Some(version)),
+            "the log of group {id}"
+        );
+    }
+    // ...and holds every acknowledged write: each writer's join, then one change per write.
+    let per_subject: Vec<(uuid::Uuid, i64)> = cluster.query(async |pool| {
+        sqlx::query_as("SELECT subject_id, COUNT(*) FROM changes GROUP BY subject_id")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    });
+    let per_subject: BTreeMap<String, i64> = per_subject.into_iter().map(|(id, n)| (id.to_string(), n)).collect();
+    for ((_, _, id), written) in writers.iter().zip(&written) {
+        let logged = per_subject[id];
+        let acknowledged = 1 + written.acknowledged.len() as i64;
+        let possible = acknowledged + i64::from(written.unknown.is_some());
+        assert!(
+            (acknowledged..=possible).contains(&logged),
+            "writer {id}: {logged} changes logged for {written:?}"
+        );
+    }
+}
+
+/// A stand-in push service on loopback: answers every `POST /<name>` 201 and counts them by
+/// name.
+struct PushService {
+    origin: String,
+    received: Arc<Mutex<BTreeMap<String, usize>>>,
+}
+
+impl PushService {
+    fn start() -> PushService {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let received = Arc::new(Mutex::new(BTreeMap::new()));
+        let counts = received.clone();
+        // Ends with the test binary: a blocked accept holds nothing but its port.
+        std::thread::spawn(move || {
+            for connection in listener.incoming().map_while(Result::ok) {
+                let counts = counts.clone();
+                std::thread::spawn(move || receive(connection, &counts));
+            }
+        });
+        PushService { origin, received }
+    }
+
+    fn url(&self, name: &str) -> String {
+        format!("{}/{name}", self.origin)
+    }
+
+    fn count(&self, name: &str) -> usize {
+        self.received.lock().unwrap().get(name).copied().unwrap_or(0)
+    }
+
+    /// Waits until `name` received `count` pushes, then as long again as a late duplicate
+    /// would take (the coalescing window and then some); answers how many arrived in all.
+    fn settle(&self, name: &str, count: usize) -> usize {
+        let deadline = Instant::now() + LIVE;
+        while self.count(name) < count && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        self.count(name)
+    }
+}
+
+/// Reads the requests of one connection, answering each 201 and counting it by its path.
+fn receive(connection: TcpStream, counts: &Mutex<BTreeMap<String, usize>>) {
+    let mut reader = BufReader::new(connection.try_clone().unwrap());
+    let mut writer = connection;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut length = 0;
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            if header == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let path = request_line.split(' ').nth(1).unwrap_or_default();
+        *counts
+            .lock()
+            .unwrap()
+            .entry(path.trim_start_matches('/').to_string())
+            .or_default() += 1;
+        if writer
+            .write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A WebDAV-Push registration body as DAVx5 sends it. The subscription key is P-256's
+/// generator: a valid public key (of the private key 1), and this service never decrypts.
+fn push_register(push_resource: &str) -> String {
+    const GENERATOR: &str = "BGsX0fLhLEJH-Lzm5WOkQPJ3A32BLeszoPShOUXYmMKWT-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU";
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<push-register xmlns="https://bitfire.at/webdav-push">
+  <subscription>
+    <web-push-subscription>
+      <push-resource>{push_resource}</push-resource>
+      <content-encoding>aes128gcm</content-encoding>
+      <subscription-public-key type="p256dh">{GENERATOR}</subscription-public-key>
+      <auth-secret>{}</auth-secret>
+    </web-push-subscription>
+  </subscription>
+</push-register>"#,
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([7u8; 16])
+    )
+}
+
+#[test]
+fn webdav_push_tells_each_registration_once_however_many_instances_hear_the_change() {
+    let service = PushService::start();
+    let Some(cluster) = Cluster::start(
+        "inst_push",
+        &["--push-allowed-origins", &service.origin],
+        "push_coalesce_ms = 300\n",
+    ) else {
+        return;
+    };
+    let (a, b, c) = (cluster.url(0), cluster.url(1), cluster.url(2));
+    let (anna, _) = User::register_at(&c, "anna");
+    let (ben, _) = User::register_at(&a, "ben");
+    let (dora, _) = User::register_at(&b, "dora");
+    let (carl, _) = User::register_at(&a, "carl");
+    anna.ok(&["card", "set", "--name", "Anna Schmidt", "--phone", "+49 30 1111111"]);
+    carl.ok(&["card", "set", "--name", "Carl Berg", "--phone", "+49 30 4444444"]);
+    let (_, link) = anna.create_group("Choir", &[]);
+    for user in [&ben, &dora, &carl] {
+        user.ok(&["group", "join", &link]);
+    }
+
+    // Ben's phone registers through A, Dora's through B.
+    for (user, base) in [(&ben, &a), (&dora, &b)] {
+        let device = user.json(&["carddav", "add", "Phone"]);
+        let dav = Dav::new(&user.login, device["password"].as_str().unwrap());
+        let answer = http(
+            base,
+            "POST",
+            &dav.contacts(),
+            &[
+                ("Authorization", &dav.authorization),
+                ("Content-Type", "application/xml; charset=utf-8"),
+            ],
+            &push_register(&service.url(&user.login)),
+        );
+        assert_eq!(answer.status, 201, "{}", answer.body);
+    }
+
+    // One change through C: all three instances hear it, one pushes to each registration.
+    anna.ok(&["card", "set", "--name", "Anna Weber"]);
+    assert_eq!(service.settle("ben", 1), 1, "one change, one push to Ben's phone");
+    assert_eq!(service.count("dora"), 1, "one change, one push to Dora's phone");
+    // The next change, through A, is the next push, again once.
+    carl.ok(&["card", "set", "--name", "Carl Berger"]);
+    assert_eq!(service.settle("ben", 2), 2, "two changes, two pushes to Ben's phone");
+    assert_eq!(service.count("dora"), 2, "two changes, two pushes to Dora's phone");
+}
