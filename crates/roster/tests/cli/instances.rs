@@ -45,7 +45,8 @@ stream_connects_per_minute = 100000
 struct Cluster {
     instances: Vec<Instance>,
     runtime: tokio::runtime::Runtime,
-    _dir: TempDir,
+    /// The config file and the servers' logs.
+    dir: TempDir,
     schema: TestSchema,
 }
 
@@ -65,45 +66,43 @@ impl Cluster {
             .build()
             .unwrap();
         let schema = runtime.block_on(TestSchema::from_env(prefix))?;
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("roster.toml");
-        std::fs::write(&file, format!("{GENEROUS_LIMITS}{config}")).unwrap();
-        let instances: Vec<Instance> = (0..3)
-            .map(|n| {
-                let port = free_port();
-                let log = dir.path().join(format!("instance-{n}.log"));
-                let out = std::fs::File::create(&log).unwrap();
-                let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
-                // The instance is configured by its flags alone, whatever the test's
-                // environment holds (ROSTER_BUS, ROSTER_CONFIG…).
-                for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("ROSTER_")) {
-                    command.env_remove(name);
-                }
-                let child = command
-                    .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-                    .args(["--database-url", schema.url(), "--default-region", "DE"])
-                    // Three instances per test, tests in parallel: small pools keep the
-                    // database's connection limit far away.
-                    .args(["--database-max-connections", "4"])
-                    .arg("--config")
-                    .arg(&file)
-                    .args(extra)
-                    .env("RUST_LOG", "warn")
-                    .stdout(out.try_clone().unwrap())
-                    .stderr(out)
-                    .spawn()
-                    .unwrap();
-                Instance { port, child, log }
-            })
-            .collect();
         let mut cluster = Cluster {
-            instances,
+            instances: Vec::new(),
             runtime,
-            _dir: dir,
+            dir: tempfile::tempdir().unwrap(),
             schema,
         };
-        // Only now: should one not start, dropping the cluster stops the others and shows
-        // the logs.
+        let file = cluster.dir.path().join("roster.toml");
+        std::fs::write(&file, format!("{GENEROUS_LIMITS}{config}")).unwrap();
+        // All three start together (and migrate the new schema together); each joins the
+        // cluster as it is spawned, so that a failure from here on stops those already running.
+        for n in 0..3 {
+            let port = free_port();
+            let log = cluster.dir.path().join(format!("instance-{n}.log"));
+            let out = std::fs::File::create(&log).unwrap();
+            let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+            // The instance is configured by its flags alone, whatever the test's
+            // environment holds (ROSTER_BUS, ROSTER_CONFIG…).
+            for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("ROSTER_")) {
+                command.env_remove(name);
+            }
+            let child = command
+                .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+                .args(["--database-url", cluster.schema.url(), "--default-region", "DE"])
+                // Three instances per test, tests in parallel: small pools keep the
+                // database's connection limit far away.
+                .args(["--database-max-connections", "4"])
+                .arg("--config")
+                .arg(&file)
+                .args(extra)
+                .env("RUST_LOG", "warn")
+                .stdout(out.try_clone().unwrap())
+                .stderr(out)
+                .spawn()
+                .unwrap();
+            cluster.instances.push(Instance { port, child, log });
+        }
+        // Should one not start, dropping the cluster stops the others and shows the logs.
         for instance in &mut cluster.instances {
             wait_ready(instance.port, &mut instance.child);
         }
@@ -276,8 +275,8 @@ impl Watcher {
         }
     }
 
-    /// Waits up to `within` for an event that `wanted` accepts; answers how long it took.
-    fn expect(&mut self, what: &str, within: Duration, wanted: impl Fn(&Value) -> bool) -> Duration {
+    /// Waits up to `within` for an event that `wanted` accepts.
+    fn expect(&mut self, what: &str, within: Duration, wanted: impl Fn(&Value) -> bool) {
         let start = Instant::now();
         loop {
             let left = within.saturating_sub(start.elapsed());
@@ -286,7 +285,7 @@ impl Watcher {
                     let found = wanted(&event);
                     self.seen.push(event);
                     if found {
-                        return start.elapsed();
+                        return;
                     }
                 }
                 Err(e) => panic!("no {what} within {within:?} ({e}); events: {:?}", self.seen),
