@@ -1,8 +1,8 @@
 //! Several `roster serve` processes on one PostgreSQL schema, as an operator runs them behind a
 //! load balancer: a change made through any instance reaches the terminals and CardDAV clients
 //! of every other, an instance killed mid-write loses no acknowledged write while its
-//! terminals reconnect elsewhere, and WebDAV-Push tells each registration once, not once per
-//! instance.
+//! terminals reconnect elsewhere, WebDAV-Push tells each registration once, not once per
+//! instance, and a revoked terminal or a locked-out login is so on every instance.
 //!
 //! Each test starts three real processes together on a schema of its own ([`TestSchema`]);
 //! without `ROSTER_TEST_POSTGRES_URL` they print `skipped: …` and pass.
@@ -290,6 +290,22 @@ impl Watcher {
                 }
                 Err(e) => panic!("no {what} within {within:?} ({e}); events: {:?}", self.seen),
             }
+        }
+    }
+
+    /// Waits up to `within` for the watch to end by itself; answers its exit code.
+    fn exit(&mut self, within: Duration) -> Option<i32> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still watching after {within:?}; events: {:?}",
+                self.events()
+            );
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -902,4 +918,55 @@ fn webdav_push_tells_each_registration_once_however_many_instances_hear_the_chan
     carl.ok(&["card", "set", "--name", "Carl Berger"]);
     assert_eq!(service.settle("ben", 2), 2, "two changes, two pushes to Ben's phone");
     assert_eq!(service.count("dora"), 2, "two changes, two pushes to Dora's phone");
+}
+
+#[test]
+fn a_revocation_or_a_lockout_made_through_one_instance_holds_on_every_other() {
+    let Some(cluster) = Cluster::start("inst_guard", &[], "lockout_after = 3\n") else {
+        return;
+    };
+    let (a, b, c) = (cluster.url(0), cluster.url(1), cluster.url(2));
+
+    // Ben's laptop watches through B...
+    let (laptop, _) = User::register_at(&b, "ben");
+    laptop.ok(&["card", "set", "--name", "Ben Meier", "--phone", "+49 30 2222222"]);
+    laptop.create_group("Band", &[]);
+    let terminals = laptop.json(&["terminals"]);
+    let laptop_terminal = terminals
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["current"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut watcher = Watcher::start(&laptop);
+    watcher.expect("connected", LIVE, connected);
+    // ...and his desktop, logged in through A, revokes it: B closes the laptop's stream at
+    // once, and its watch ends as a revoked terminal's does.
+    let desktop = User::new("ben");
+    desktop.ok(&["login", "--server", &a, "ben"]);
+    desktop.ok(&["terminals", "revoke", &laptop_terminal]);
+    assert_eq!(watcher.exit(LIVE), Some(5), "exit code 5: the token was revoked");
+    assert_eq!(laptop.run(&["sync"]).status.code(), Some(5));
+
+    // Wrong passwords spread over the three instances count together: the third locks the
+    // login for this client network, on every instance, even with the right password.
+    User::register_at(&c, "cara");
+    let guesser = User::new("cara");
+    for base in [&a, &b, &c] {
+        let output = guesser
+            .command(&["login", "--server", base, "cara"])
+            .env("ROSTER_PASSWORD", "not cara's password")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(4), "a wrong password on {base}: {stderr}");
+    }
+    for base in [&a, &b, &c] {
+        let output = guesser.run(&["login", "--server", base, "cara"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(10), "locked out on {base}: {stderr}");
+    }
 }
