@@ -446,7 +446,24 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
 
 #[test]
 fn terminals_and_carddav_clients_of_one_instance_follow_changes_made_through_the_others() {
-    let Some(cluster) = Cluster::start("inst_live", &[], "") else {
+    follow_changes_made_through_the_others("inst_live", &[]);
+}
+
+#[test]
+fn over_a_nats_bus_terminals_of_one_instance_follow_changes_made_through_the_others() {
+    // Skipped without a NATS server even under CI=true: the server's bus tests already fail
+    // CI when it is missing, and the PostgreSQL runs of this suite need none.
+    let Ok(nats) = std::env::var("ROSTER_TEST_NATS_URL") else {
+        eprintln!("skipped: ROSTER_TEST_NATS_URL is not set");
+        return;
+    };
+    follow_changes_made_through_the_others("inst_nats", &["--bus", &nats]);
+}
+
+/// Terminals on A and C follow changes made through B and C; a CardDAV client syncs from A,
+/// then incrementally from C with A's token.
+fn follow_changes_made_through_the_others(prefix: &str, bus: &[&str]) {
+    let Some(cluster) = Cluster::start(prefix, bus, "") else {
         return;
     };
     let (a, b, c) = (cluster.url(0), cluster.url(1), cluster.url(2));
@@ -769,20 +786,29 @@ fn killing_an_instance_mid_write_loses_no_acknowledged_write_and_its_terminals_r
 /// name.
 struct PushService {
     origin: String,
-    received: Arc<Mutex<BTreeMap<String, usize>>>,
+    received: Arc<Mutex<Received>>,
+}
+
+/// What the push service received.
+#[derive(Debug, Default)]
+struct Received {
+    /// Pushes by name.
+    counts: BTreeMap<String, usize>,
+    /// The VAPID keys (`k=`) the pushes were signed with.
+    keys: BTreeSet<String>,
 }
 
 impl PushService {
     fn start() -> PushService {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
-        let received = Arc::new(Mutex::new(BTreeMap::new()));
-        let counts = received.clone();
+        let received = Arc::new(Mutex::new(Received::default()));
+        let shared = received.clone();
         // Ends with the test binary: a blocked accept holds nothing but its port.
         std::thread::spawn(move || {
             for connection in listener.incoming().map_while(Result::ok) {
-                let counts = counts.clone();
-                std::thread::spawn(move || receive(connection, &counts));
+                let shared = shared.clone();
+                std::thread::spawn(move || receive(connection, &shared));
             }
         });
         PushService { origin, received }
@@ -793,7 +819,7 @@ impl PushService {
     }
 
     fn count(&self, name: &str) -> usize {
-        self.received.lock().unwrap().get(name).copied().unwrap_or(0)
+        self.received.lock().unwrap().counts.get(name).copied().unwrap_or(0)
     }
 
     /// Waits until `name` received `count` pushes, then as long again as a late duplicate
@@ -809,7 +835,7 @@ impl PushService {
 }
 
 /// Reads the requests of one connection, answering each 201 and counting it by its path.
-fn receive(connection: TcpStream, counts: &Mutex<BTreeMap<String, usize>>) {
+fn receive(connection: TcpStream, received: &Mutex<Received>) {
     let mut reader = BufReader::new(connection.try_clone().unwrap());
     let mut writer = connection;
     loop {
@@ -817,7 +843,7 @@ fn receive(connection: TcpStream, counts: &Mutex<BTreeMap<String, usize>>) {
         if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
             return;
         }
-        let mut length = 0;
+        let (mut length, mut key) = (0, String::new());
         loop {
             let mut header = String::new();
             if reader.read_line(&mut header).unwrap_or(0) == 0 {
@@ -831,17 +857,24 @@ fn receive(connection: TcpStream, counts: &Mutex<BTreeMap<String, usize>>) {
             {
                 length = value.trim().parse().unwrap();
             }
+            if let Some((name, value)) = header.split_once(':')
+                && name.eq_ignore_ascii_case("authorization")
+            {
+                key = value.trim().split_once(", k=").unwrap_or_default().1.to_string();
+            }
         }
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).is_err() {
             return;
         }
         let path = request_line.split(' ').nth(1).unwrap_or_default();
-        *counts
-            .lock()
-            .unwrap()
+        let mut received = received.lock().unwrap();
+        *received
+            .counts
             .entry(path.trim_start_matches('/').to_string())
             .or_default() += 1;
+        received.keys.insert(key);
+        drop(received);
         if writer
             .write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
             .is_err()
@@ -894,9 +927,24 @@ fn webdav_push_tells_each_registration_once_however_many_instances_hear_the_chan
     }
 
     // Ben's phone registers through A, Dora's through B.
+    let mut advertised = BTreeSet::new();
     for (user, base) in [(&ben, &a), (&dora, &b)] {
         let device = user.json(&["carddav", "add", "Phone"]);
         let dav = Dav::new(&user.login, device["password"].as_str().unwrap());
+        let props = http(
+            base,
+            "PROPFIND",
+            &dav.contacts(),
+            &[("Authorization", &dav.authorization), ("Depth", "0")],
+            r#"<propfind xmlns="DAV:" xmlns:P="https://bitfire.at/webdav-push"><prop><P:transports/></prop></propfind>"#,
+        );
+        assert_eq!(props.status, 207, "{}", props.body);
+        let key = between(
+            &props.body,
+            r#"<vapid-public-key type="p256ecdsa">"#,
+            "</vapid-public-key>",
+        );
+        advertised.insert(key.to_string());
         let answer = http(
             base,
             "POST",
@@ -918,6 +966,10 @@ fn webdav_push_tells_each_registration_once_however_many_instances_hear_the_chan
     carl.ok(&["card", "set", "--name", "Carl Berger"]);
     assert_eq!(service.settle("ben", 2), 2, "two changes, two pushes to Ben's phone");
     assert_eq!(service.count("dora"), 2, "two changes, two pushes to Dora's phone");
+    // Whichever instance sent them, every push is signed with the one VAPID key that every
+    // instance advertises (it is kept in the database, not on an instance's disk).
+    assert_eq!(advertised.len(), 1, "{advertised:?}");
+    assert_eq!(service.received.lock().unwrap().keys, advertised);
 }
 
 #[test]
