@@ -1,8 +1,9 @@
 //! Several `roster serve` processes on one PostgreSQL schema, as an operator runs them behind a
 //! load balancer: a change made through any instance reaches the terminals and CardDAV clients
-//! of every other, an instance killed mid-write loses no acknowledged write while its
-//! terminals reconnect elsewhere, WebDAV-Push tells each registration once, not once per
-//! instance, and a revoked terminal or a locked-out login is so on every instance.
+//! of every other (over LISTEN/NOTIFY or NATS, and after the bus was cut, from the log), an
+//! instance killed mid-write loses no acknowledged write while its terminals reconnect
+//! elsewhere, WebDAV-Push tells each registration once, not once per instance, and a revoked
+//! terminal or a locked-out login is so on every instance.
 //!
 //! Each test starts three real processes together on a schema of its own ([`TestSchema`]);
 //! without `ROSTER_TEST_POSTGRES_URL` they print `skipped: …` and pass.
@@ -10,7 +11,7 @@
 use crate::support::{User, free_port, wait_ready};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use roster_server::store::postgres::testing::TestSchema;
+use roster_server::store::postgres::testing::{self, TestSchema};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -61,6 +62,13 @@ impl Cluster {
     /// Three instances with `extra` flags and config-file lines; `None` (after saying why)
     /// when no PostgreSQL is configured.
     fn start(prefix: &str, extra: &[&str], config: &str) -> Option<Cluster> {
+        let extra: Vec<String> = extra.iter().map(|flag| flag.to_string()).collect();
+        Cluster::start_with(prefix, config, |_| extra.clone())
+    }
+
+    /// Three instances with the flags `extra` makes of the schema's URL, and config-file
+    /// lines.
+    fn start_with(prefix: &str, config: &str, extra: impl Fn(&str) -> Vec<String>) -> Option<Cluster> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -94,7 +102,7 @@ impl Cluster {
                 .args(["--database-max-connections", "4"])
                 .arg("--config")
                 .arg(&file)
-                .args(extra)
+                .args(extra(cluster.schema.url()))
                 .env("RUST_LOG", "warn")
                 .stdout(out.try_clone().unwrap())
                 .stderr(out)
@@ -155,12 +163,15 @@ impl Drop for Cluster {
 
 /// A loopback TCP proxy standing in for a load balancer: each connection goes to the next
 /// backend in turn that accepts a connect, so a dead backend costs a refused connect and
-/// nothing more. It counts, per backend, the open connections that carry the live stream.
+/// nothing more. It counts, per backend, the open connections that carry the live stream,
+/// and can cut the network: close every connection and refuse new ones until restored.
 struct Proxy {
     url: String,
     port: u16,
     streams: Arc<Vec<AtomicUsize>>,
     stop: Arc<AtomicBool>,
+    down: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
 }
 
 impl Proxy {
@@ -169,14 +180,20 @@ impl Proxy {
         let port = listener.local_addr().unwrap().port();
         let streams: Arc<Vec<AtomicUsize>> = Arc::new(backends.iter().map(|_| AtomicUsize::new(0)).collect());
         let stop = Arc::new(AtomicBool::new(false));
-        let (counts, stopped) = (streams.clone(), stop.clone());
+        let down = Arc::new(AtomicBool::new(false));
+        let open = Arc::new(Mutex::new(Vec::new()));
+        let (counts, stopped, cut, connections) = (streams.clone(), stop.clone(), down.clone(), open.clone());
         std::thread::spawn(move || {
             let mut next = 0;
             for client in listener.incoming() {
                 if stopped.load(Ordering::SeqCst) {
                     return;
                 }
+                // While the network is cut, a connection is closed as soon as it is made.
                 let Ok(client) = client else { continue };
+                if cut.load(Ordering::SeqCst) {
+                    continue;
+                }
                 let tried = (0..backends.len()).map(|i| (next + i) % backends.len());
                 let chosen = tried
                     .into_iter()
@@ -184,6 +201,7 @@ impl Proxy {
                 next = (next + 1) % backends.len();
                 // With no backend left, the client sees its connection closed.
                 if let Some((backend, upstream)) = chosen {
+                    connections.lock().unwrap().push(client.try_clone().unwrap());
                     pipe(client, upstream, counts.clone(), backend);
                 }
             }
@@ -193,7 +211,22 @@ impl Proxy {
             port,
             streams,
             stop,
+            down,
+            open,
         }
+    }
+
+    /// Cuts the network: closes every connection and refuses new ones.
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        for connection in self.open.lock().unwrap().drain(..) {
+            let _ = connection.shutdown(Shutdown::Both);
+        }
+    }
+
+    /// Lets connections through again.
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
     }
 
     /// Open stream connections per backend.
@@ -1020,5 +1053,77 @@ fn a_revocation_or_a_lockout_made_through_one_instance_holds_on_every_other() {
         let output = guesser.run(&["login", "--server", base, "cara"]);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(10), "locked out on {base}: {stderr}");
+    }
+}
+
+#[test]
+fn instances_cut_off_from_the_bus_catch_up_from_the_log_when_it_is_back() {
+    // The bus's connections reach PostgreSQL through a proxy, the store's go straight: the
+    // test can cut the bus alone. The proxy forwards to the configured port on loopback.
+    let postgres = std::env::var(testing::URL_VARIABLE)
+        .ok()
+        .and_then(|url| authority(&url).1.rsplit_once(':')?.1.parse().ok())
+        .unwrap_or(5432);
+    let network = Proxy::start(vec![postgres]);
+    let Some(cluster) = Cluster::start_with("inst_cut", "", |database| {
+        let (user, _, rest) = authority(database);
+        let bus = format!("postgres://{user}127.0.0.1:{}{rest}", network.port);
+        vec!["--bus".into(), bus]
+    }) else {
+        return;
+    };
+    let (a, b, c) = (cluster.url(0), cluster.url(1), cluster.url(2));
+    let (anna, _) = User::register_at(&b, "anna");
+    let (ben, _) = User::register_at(&a, "ben");
+    let (dora, _) = User::register_at(&c, "dora");
+    anna.ok(&["card", "set", "--name", "Anna Schmidt", "--phone", "+49 30 1111111"]);
+    let (_, link) = anna.create_group("Choir", &[]);
+    ben.ok(&["group", "join", &link]);
+    dora.ok(&["group", "join", &link]);
+    let mut on_a = Watcher::start(&ben);
+    let mut on_c = Watcher::start(&dora);
+    on_a.expect("connected", LIVE, connected);
+    on_c.expect("connected", LIVE, connected);
+
+    // The bus goes down for longer than B keeps trying to send, so B's announcement of
+    // Anna's change is lost for good, and A and C are not listening either.
+    network.cut();
+    anna.ok(&["card", "set", "--name", "Anna Weber"]);
+    std::thread::sleep(Duration::from_millis(2500));
+    network.restore();
+    // Back on the bus, A and C catch up from the log: the change reaches their terminals
+    // long before the streams' one-minute check would have found it.
+    on_a.expect(
+        "Anna's change on A after the cut",
+        LIVE,
+        contact("updated", "Anna Weber"),
+    );
+    on_c.expect(
+        "Anna's change on C after the cut",
+        LIVE,
+        contact("updated", "Anna Weber"),
+    );
+    // And the bus carries the next change as before.
+    anna.ok(&["card", "set", "--name", "Anna Weber-Schmidt"]);
+    on_a.expect(
+        "Anna's next change on A",
+        LIVE,
+        contact("updated", "Anna Weber-Schmidt"),
+    );
+    on_c.expect(
+        "Anna's next change on C",
+        LIVE,
+        contact("updated", "Anna Weber-Schmidt"),
+    );
+}
+
+/// A `postgres://` URL's parts: the user with its `@` (or nothing), the host and port, and
+/// the rest (database and parameters).
+fn authority(url: &str) -> (&str, &str, &str) {
+    let rest = url.split_once("://").unwrap().1;
+    let (authority, rest) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rfind('@') {
+        Some(at) => (&authority[..=at], &authority[at + 1..], rest),
+        None => ("", authority, rest),
     }
 }
