@@ -365,6 +365,24 @@ fn connected(event: &Value) -> bool {
     event["event"] == "connected"
 }
 
+/// Someone whose terminal talks to the instance (or proxy) at `url`, registered with a card
+/// named `name`; answers the user and their account id.
+fn person(url: &str, login: &str, name: &str) -> (User, String) {
+    let (user, id) = User::register_at(url, login);
+    // Every card needs a phone; which one does not matter here.
+    user.ok(&["card", "set", "--name", name, "--phone", "+49 30 1234567"]);
+    (user, id)
+}
+
+/// A group "Choir" of `owner` that `members` joined; answers its invite link.
+fn choir(owner: &User, members: &[&User]) -> String {
+    let (_, link) = owner.create_group("Choir", &[]);
+    for member in members {
+        member.ok(&["group", "join", &link]);
+    }
+    link
+}
+
 /// An HTTP answer: status and body (de-chunked).
 struct Answer {
     status: u16,
@@ -501,17 +519,11 @@ fn follow_changes_made_through_the_others(prefix: &str, bus: &[&str]) {
     };
     let (a, b, c) = (cluster.url(0), cluster.url(1), cluster.url(2));
     // Each person's terminal talks to one instance, as a load balancer might have placed it.
-    let (anna, anna_id) = User::register_at(&b, "anna");
-    let (ben, _) = User::register_at(&a, "ben");
-    let (dora, _) = User::register_at(&c, "dora");
-    let (carl, _) = User::register_at(&c, "carl");
-    anna.ok(&["card", "set", "--name", "Anna Schmidt", "--phone", "+49 30 1111111"]);
-    ben.ok(&["card", "set", "--name", "Ben Meier", "--phone", "+49 30 2222222"]);
-    dora.ok(&["card", "set", "--name", "Dora Roth", "--phone", "+49 30 3333333"]);
-    carl.ok(&["card", "set", "--name", "Carl Berg", "--phone", "+49 30 4444444"]);
-    let (_, link) = anna.create_group("Choir", &[]);
-    ben.ok(&["group", "join", &link]);
-    dora.ok(&["group", "join", &link]);
+    let (anna, anna_id) = person(&b, "anna", "Anna Schmidt");
+    let (ben, _) = person(&a, "ben", "Ben Meier");
+    let (dora, _) = person(&c, "dora", "Dora Roth");
+    let (carl, _) = person(&c, "carl", "Carl Berg");
+    let link = choir(&anna, &[&ben, &dora]);
 
     let mut on_a = Watcher::start(&ben);
     let mut on_c = Watcher::start(&dora);
@@ -620,17 +632,14 @@ fn killing_an_instance_mid_write_loses_no_acknowledged_write_and_its_terminals_r
         return;
     };
     let proxy = Proxy::start(cluster.ports());
-    let (owner, owner_id) = User::register_at(&cluster.url(0), "olga");
-    owner.ok(&["card", "set", "--name", "Olga Owner", "--phone", "+49 30 5550000"]);
+    let (owner, owner_id) = person(&cluster.url(0), "olga", "Olga Owner");
     let (group, link) = owner.create_group("Relay", &[]);
     // Two writers on each instance: whichever instance dies, its two writers see their writes
     // fail from then on, and the other four keep writing.
     let writers: Vec<(usize, User, String)> = (0..6)
         .map(|n| {
             let instance = n % 3;
-            let (user, id) = User::register_at(&cluster.url(instance), &format!("writer{n}"));
-            let phone = format!("+49 30 555010{n}");
-            user.ok(&["card", "set", "--name", &format!("writer{n} v0"), "--phone", &phone]);
+            let (user, id) = person(&cluster.url(instance), &format!("writer{n}"), &format!("writer{n} v0"));
             user.ok(&["group", "join", &link]);
             (instance, user, id)
         })
@@ -638,9 +647,7 @@ fn killing_an_instance_mid_write_loses_no_acknowledged_write_and_its_terminals_r
     // Terminals behind the proxy: their streams land on the instances in turn.
     let terminals: Vec<(User, String)> = (0..4)
         .map(|n| {
-            let (user, id) = User::register_at(&proxy.url, &format!("terminal{n}"));
-            let phone = format!("+49 30 555020{n}");
-            user.ok(&["card", "set", "--name", &format!("terminal{n}"), "--phone", &phone]);
+            let (user, id) = person(&proxy.url, &format!("terminal{n}"), &format!("terminal{n}"));
             user.ok(&["group", "join", &link]);
             (user, id)
         })
@@ -948,16 +955,11 @@ fn webdav_push_tells_each_registration_once_however_many_instances_hear_the_chan
         return;
     };
     let (a, b, c) = (cluster.url(0), cluster.url(1), cluster.url(2));
-    let (anna, _) = User::register_at(&c, "anna");
-    let (ben, _) = User::register_at(&a, "ben");
-    let (dora, _) = User::register_at(&b, "dora");
-    let (carl, _) = User::register_at(&a, "carl");
-    anna.ok(&["card", "set", "--name", "Anna Schmidt", "--phone", "+49 30 1111111"]);
-    carl.ok(&["card", "set", "--name", "Carl Berg", "--phone", "+49 30 4444444"]);
-    let (_, link) = anna.create_group("Choir", &[]);
-    for user in [&ben, &dora, &carl] {
-        user.ok(&["group", "join", &link]);
-    }
+    let (anna, _) = person(&c, "anna", "Anna Schmidt");
+    let (ben, _) = person(&a, "ben", "Ben Meier");
+    let (dora, _) = person(&b, "dora", "Dora Roth");
+    let (carl, _) = person(&a, "carl", "Carl Berg");
+    choir(&anna, &[&ben, &dora, &carl]);
 
     // Ben's phone registers through A, Dora's through B.
     let mut advertised = BTreeSet::new();
@@ -1013,8 +1015,7 @@ fn a_revocation_or_a_lockout_made_through_one_instance_holds_on_every_other() {
     let (a, b, c) = (cluster.url(0), cluster.url(1), cluster.url(2));
 
     // Ben's laptop watches through B...
-    let (laptop, _) = User::register_at(&b, "ben");
-    laptop.ok(&["card", "set", "--name", "Ben Meier", "--phone", "+49 30 2222222"]);
+    let (laptop, _) = person(&b, "ben", "Ben Meier");
     laptop.create_group("Band", &[]);
     let terminals = laptop.json(&["terminals"]);
     let laptop_terminal = terminals
@@ -1073,13 +1074,10 @@ fn instances_cut_off_from_the_bus_catch_up_from_the_log_when_it_is_back() {
         return;
     };
     let (a, b, c) = (cluster.url(0), cluster.url(1), cluster.url(2));
-    let (anna, _) = User::register_at(&b, "anna");
-    let (ben, _) = User::register_at(&a, "ben");
-    let (dora, _) = User::register_at(&c, "dora");
-    anna.ok(&["card", "set", "--name", "Anna Schmidt", "--phone", "+49 30 1111111"]);
-    let (_, link) = anna.create_group("Choir", &[]);
-    ben.ok(&["group", "join", &link]);
-    dora.ok(&["group", "join", &link]);
+    let (anna, _) = person(&b, "anna", "Anna Schmidt");
+    let (ben, _) = person(&a, "ben", "Ben Meier");
+    let (dora, _) = person(&c, "dora", "Dora Roth");
+    choir(&anna, &[&ben, &dora]);
     let mut on_a = Watcher::start(&ben);
     let mut on_c = Watcher::start(&dora);
     on_a.expect("connected", LIVE, connected);
