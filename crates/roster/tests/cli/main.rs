@@ -7,6 +7,7 @@
 mod carddav;
 mod doctor;
 mod errors;
+mod instances;
 mod interop;
 mod migrate_store;
 mod serve;

@@ -2,42 +2,11 @@
 //! when SIGTERM arrives still gets its answer, and the process exits cleanly; bad settings are
 //! one line and a failure code.
 
+use crate::support::{free_port, get, wait_ready};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).ok()?;
-    Some(answer)
-}
-
-fn wait_ready(port: u16, child: &mut Child) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if get(port, "/healthz").is_some_and(|a| a.starts_with("HTTP/1.1 200")) {
-            return;
-        }
-        assert!(child.try_wait().unwrap().is_none(), "the server exited early");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("the server did not become ready");
-}
 
 #[test]
 fn serve_creates_its_database_and_stops_gracefully_on_sigterm() {

@@ -8,12 +8,14 @@
 use roster_server::domain::Roster;
 use roster_server::{Application, Config};
 use serde_json::Value;
+use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// A running server; stopped when dropped.
@@ -141,8 +143,13 @@ impl User {
 
     /// Registers and logs in; answers the account id.
     pub fn register(server: &Server, login: &str) -> (Self, String) {
+        Self::register_at(&server.url, login)
+    }
+
+    /// Registers and logs in on the server at `url`; answers the account id.
+    pub fn register_at(url: &str, login: &str) -> (Self, String) {
         let user = User::new(login);
-        let account = user.json(&["register", "--server", &server.url, login]);
+        let account = user.json(&["register", "--server", url, login]);
         let id = account["id"].as_str().unwrap().to_string();
         (user, id)
     }
@@ -241,4 +248,39 @@ pub fn vcf_files(dir: &Path) -> Vec<String> {
         .unwrap_or_default();
     names.sort();
     names
+}
+
+/// A loopback port free at the moment of asking.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` on a loopback port; `None` when nothing answers.
+pub fn get(port: u16, path: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    Some(answer)
+}
+
+/// Waits until the server process on `port` answers its health check; fails if it exits.
+pub fn wait_ready(port: u16, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if get(port, "/healthz").is_some_and(|a| a.starts_with("HTTP/1.1 200")) {
+            return;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "the server exited early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server did not become ready");
 }
