@@ -15,7 +15,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
+#[path = "common/card.rs"]
+mod card;
 
 use roster_proto::api::{CardInput, PhoneInput, TerminalKind};
 use roster_server::app::settings;
@@ -44,7 +45,7 @@ fn input(i: usize) -> CardInput {
 }
 
 fn card(i: usize) -> Card {
-    common::parse_card(&input(i))
+    card::parse_card(&input(i))
 }
 
 fn env_or(name: &str, default: usize) -> usize {
@@ -134,7 +135,11 @@ fn ms(d: Duration) -> String {
 
 async fn reads(s: &Seeded, members: usize) {
     let first = median(31, || async {
-        let page = s.roster.directory(&s.viewer, s.group, None, Some(100), None).await.unwrap();
+        let page = s
+            .roster
+            .directory(&s.viewer, s.group, None, Some(100), None)
+            .await
+            .unwrap();
         assert_eq!(page.entries.len(), 100.min(members - 1));
     })
     .await;
@@ -227,11 +232,22 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
-        backend("SQLite", &sqlite("big.db"), &sqlite("small.db"), accounts, members, seconds).await;
+        backend(
+            "SQLite",
+            &sqlite("big.db"),
+            &sqlite("small.db"),
+            accounts,
+            members,
+            seconds,
+        )
+        .await;
         if let Some(big) = TestSchema::from_env("scale").await {
             let small = TestSchema::from_env("scale_small").await.unwrap();
             backend("PostgreSQL", big.url(), small.url(), accounts, members, seconds).await;
