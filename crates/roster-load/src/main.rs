@@ -1,8 +1,10 @@
 //! `roster-load`: measures the live stream under load on loopback.
 //!
-//! It seeds a database through the server library (terminals without password hashing, which
-//! is not what is measured), starts the real `roster serve` as a child process on that
-//! database, opens N WebSocket terminals from several loopback source addresses (one address
+//! It seeds a database through the server library's bulk path (rows in batches, one password
+//! hash for every account, terminals without hashing: none of that is what is measured),
+//! starts the real `roster serve` as a child process on that database (SQLite, or a fresh
+//! PostgreSQL schema with `--postgres`, where `--instances N` starts N servers sharing it and
+//! spreads the terminals over them), opens N WebSocket terminals from several loopback source addresses (one address
 //! has only ~28,000 ephemeral ports), waits for their initial sync, then:
 //! - `push`: changes one member's card R times and measures, per change, the delay until each
 //!   terminal has received it (p50/p99/max), and the server's RSS;
@@ -15,13 +17,16 @@
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
-use roster_proto::api::{CardInput, CreateGroupRequest, JoinPolicy, PhoneInput, RegisterRequest, TerminalKind};
+use roster_proto::api::{CardInput, PhoneInput, TerminalKind};
 use roster_proto::stream::{ClientFrame, ServerFrame};
 use roster_server::Config;
 use roster_server::app::settings;
 use roster_server::bus::local::LocalBus;
 use roster_server::domain::Roster;
-use roster_server::store::sqlite::SqliteStore;
+use roster_server::domain::card::Card;
+use roster_server::domain::share_policy::ShareFields;
+use roster_server::store::postgres::testing::TestSchema;
+use roster_server::store::{Database, Migrate, bulk};
 use std::ffi::OsStr;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -56,6 +61,14 @@ struct Cli {
     /// Connections opened concurrently.
     #[arg(long, global = true, default_value_t = 200)]
     concurrency: usize,
+    /// Run on PostgreSQL: a fresh schema on the database this URL names (dropped afterwards)
+    /// instead of a SQLite file.
+    #[arg(long, global = true, value_name = "URL")]
+    postgres: Option<String>,
+    /// `roster serve` instances on the one database (PostgreSQL only beyond 1); terminals are
+    /// spread over them in turn, the writer uses the first.
+    #[arg(long, global = true, default_value_t = 1)]
+    instances: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +99,8 @@ enum Test {
 
 struct Seed {
     _dir: tempfile::TempDir,
+    /// The PostgreSQL schema seeded into, dropped with it.
+    _schema: Option<TestSchema>,
     database_url: String,
     /// Configuration for the server: per-account limits lifted, since one writer changes its
     /// card every round and one account may hold many of the measured streams.
@@ -107,63 +122,51 @@ fn card(name: &str, number: u64) -> CardInput {
     }
 }
 
-/// Seeds accounts, one group and `terminals` terminals spread over the members.
-async fn seed(members: usize, terminals: usize) -> anyhow::Result<Seed> {
+/// Seeds accounts and one group through the bulk path (one password hash for all), then
+/// `terminals` terminals spread over the members.
+async fn seed(members: usize, terminals: usize, postgres: Option<&str>) -> anyhow::Result<Seed> {
     let dir = tempfile::tempdir()?;
     let mut config = Config::for_tests(dir.path());
+    let schema = match postgres {
+        Some(base) => Some(TestSchema::create(base, "load").await?),
+        None => None,
+    };
+    if let Some(schema) = &schema {
+        config.database_url = schema.url().to_owned();
+    }
     let database_url = config.database_url.clone();
-    // Seeding writes every member's card from one place: no limit of a real server applies.
-    config.rates.registrations_per_hour = u32::MAX;
-    config.rates.invites_per_hour = u32::MAX;
-    config.rates.card_writes_per_minute = u32::MAX;
-    let store = Arc::new(SqliteStore::connect(&database_url).await?);
-    let roster = Roster::new(store, Arc::new(LocalBus::default()), settings(&config, String::new()));
-    let mut callers = Vec::new();
+    let settings = settings(&config, String::new());
+    let database = Database::open(&database_url, &Default::default(), Migrate::Yes).await?;
     let started = Instant::now();
-    for i in 0..members.max(2) {
-        let request = RegisterRequest {
-            login: format!("member{i}"),
-            password: "load-test-password".into(),
-            display_name: None,
-            invite: None,
-        };
-        let account = roster.register(&request, None).await?;
-        let (token, _) = roster
-            .create_terminal(account.id, "seed".into(), TerminalKind::Session)
-            .await?;
-        let caller = roster.authenticate(&token).await?;
-        roster
-            .set_card(&caller, &card(&format!("Member {i}"), 1_000_000 + i as u64), None)
-            .await?;
-        callers.push((caller, token));
-    }
-    let (owner, writer_token) = &callers[0];
-    let group = roster
-        .create_group(
-            owner,
-            &CreateGroupRequest {
-                name: "Load".into(),
-                description: None,
-                join_policy: Some(JoinPolicy::InviteOnly),
-                member_limit: None,
-            },
-        )
-        .await?
-        .group
-        .id;
-    let invite = roster.create_invite(owner, group, &Default::default()).await?.code;
-    for (caller, _) in &callers[1..] {
-        roster.accept_invite(caller, &invite).await?;
-    }
+    let hash = bulk::password_hash("load-test-password").await?;
+    let rules = settings.card_rules.clone();
+    let seeded = bulk::seed(
+        &database,
+        members.max(2),
+        members.max(2),
+        &hash,
+        |i| {
+            Card::parse(&card(&format!("Member {i}"), 1_000_000 + i as u64), &rules)
+                .unwrap_or_else(|e| panic!("seed card {i}: {e}"))
+        },
+        ShareFields::default_policy(),
+    )
+    .await?;
+    let roster = Roster::new(database.store(), Arc::new(LocalBus::default()), settings);
+    let (writer_token, _) = roster
+        .create_terminal(seeded.accounts[0], "writer".into(), TerminalKind::Session)
+        .await?;
     // Terminals of every member but the writer, who makes the changes.
     let mut tokens = Vec::with_capacity(terminals);
     for i in 0..terminals {
-        let (caller, _) = &callers[1 + i % (callers.len() - 1)];
+        let member = seeded.accounts[1 + i % (seeded.accounts.len() - 1)];
         let (token, _) = roster
-            .create_terminal(caller.account.id, format!("load {i}"), TerminalKind::Session)
+            .create_terminal(member, format!("load {i}"), TerminalKind::Session)
             .await?;
         tokens.push(token);
     }
+    let (owner, group) = (seeded.accounts[0], seeded.group);
+    let callers = &seeded.accounts;
     eprintln!(
         "seeded {} members and {terminals} terminals in {:.1?}",
         callers.len(),
@@ -177,11 +180,12 @@ async fn seed(members: usize, terminals: usize) -> anyhow::Result<Seed> {
     )?;
     Ok(Seed {
         _dir: dir,
+        _schema: schema,
         config,
         database_url,
         tokens,
-        writer_token: writer_token.clone(),
-        writer: owner.account.id.0,
+        writer_token,
+        writer: owner.0,
         group: group.0,
     })
 }
@@ -358,18 +362,32 @@ async fn main() -> anyhow::Result<()> {
         }
         return bogus_logins(&bin, count.clamp(1, 20_000), ordinary.min(100_000)).await;
     }
-    let seed = seed(cli.members, cli.terminals).await?;
-    let port = free_port()?;
-    let server_addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let instances = cli.instances.max(1);
+    if instances > 1 && cli.postgres.is_none() {
+        bail!("--instances {instances} needs --postgres: instances share their database and bus");
+    }
+    let seed = seed(cli.members, cli.terminals, cli.postgres.as_deref()).await?;
     let settings = [
         OsStr::new("--database-url"),
         OsStr::new(&seed.database_url),
         OsStr::new("--config"),
         seed.config.as_os_str(),
     ];
-    let (server, pid, base) = start_server(&bin, server_addr, &settings).await?;
-    let idle_rss = rss_kib(pid).map_or(0, |r| r.0);
-
+    let mut servers = Vec::with_capacity(instances);
+    for _ in 0..instances {
+        let address = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let (server, pid, base) = start_server(&bin, address, &settings).await?;
+        servers.push((server, pid, base, address));
+    }
+    let pids: Vec<u32> = servers.iter().map(|s| s.1).collect();
+    let (pid, base) = (pids[0], servers[0].2.clone());
+    let addresses: Vec<SocketAddr> = servers.iter().map(|s| s.3).collect();
+    let rss_all = || {
+        pids.iter()
+            .filter_map(|pid| rss_kib(*pid))
+            .fold((0, 0), |a, r| (a.0 + r.0, a.1 + r.1))
+    };
+    let idle_rss = rss_all().0;
     let (reports_tx, mut reports) = mpsc::unbounded_channel();
     let (stop_tx, stop) = watch::channel(false);
     let gate = Arc::new(Semaphore::new(cli.concurrency.max(1)));
@@ -378,6 +396,7 @@ async fn main() -> anyhow::Result<()> {
         let source = Ipv4Addr::new(127, 0, 0, 1 + (i % usize::from(cli.sources.max(1))) as u8);
         let permit = gate.clone().acquire_owned().await?;
         let (reports, stop, token, writer) = (reports_tx.clone(), stop.clone(), token.clone(), seed.writer);
+        let server_addr = addresses[i % addresses.len()];
         tokio::spawn(async move {
             let reports_synced = reports.clone();
             let (tx, mut rx) = mpsc::unbounded_channel();
@@ -408,7 +427,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(None) | Err(_) => break,
         }
     }
-    let (rss, _) = rss_kib(pid).unwrap_or_default();
+    let (rss, _) = rss_all();
     println!(
         "connected and synced {synced}/{} terminals in {:.1?} ({} failed{})",
         cli.terminals,
@@ -416,6 +435,9 @@ async fn main() -> anyhow::Result<()> {
         failures.len(),
         failures.first().map(|e| format!(", first: {e}")).unwrap_or_default()
     );
+    if instances > 1 {
+        println!("{instances} instances on PostgreSQL; figures below are their sums");
+    }
     println!(
         "server RSS: {:.1} MiB before connections, {:.1} MiB with {synced} connected ({:.1} KiB per connection)",
         idle_rss as f64 / 1024.0,
@@ -428,7 +450,7 @@ async fn main() -> anyhow::Result<()> {
         Test::Logins { .. } => {}
         Test::Idle { hold } => {
             tokio::time::sleep(Duration::from_secs(hold.min(3600))).await;
-            let (rss, peak) = rss_kib(pid).unwrap_or_default();
+            let (rss, peak) = rss_all();
             println!(
                 "after {hold} s idle: server RSS {:.1} MiB (peak {:.1} MiB) for {synced} connections",
                 rss as f64 / 1024.0,
@@ -438,9 +460,9 @@ async fn main() -> anyhow::Result<()> {
         Test::Push { rounds } => {
             let client = reqwest::Client::new();
             let mut all = Vec::new();
-            let server_pid = pid.to_string();
+            let server_cpu_all = || pids.iter().map(|pid| cpu_time(&pid.to_string())).sum::<Duration>();
             for round in 1..=rounds.min(1000) {
-                let (server_cpu, tool_cpu) = (cpu_time(&server_pid), cpu_time("self"));
+                let (server_cpu, tool_cpu) = (server_cpu_all(), cpu_time("self"));
                 let sent = Instant::now();
                 let response = client
                     .put(format!("{base}/api/v1/me/card"))
@@ -471,14 +493,14 @@ async fn main() -> anyhow::Result<()> {
                     percentile(&latencies, 0.50),
                     percentile(&latencies, 0.99),
                     latencies.last().copied().unwrap_or_default(),
-                    cpu_time(&server_pid).saturating_sub(server_cpu),
+                    server_cpu_all().saturating_sub(server_cpu),
                     cpu_time("self").saturating_sub(tool_cpu),
                 );
                 all.extend(latencies);
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             all.sort();
-            let (rss, peak) = rss_kib(pid).unwrap_or_default();
+            let (rss, peak) = rss_all();
             println!(
                 "all {rounds} changes × {synced} terminals: p50 {:.1?}, p99 {:.1?}, max {:.1?}; server RSS {:.1} MiB (peak {:.1} MiB)",
                 percentile(&all, 0.50),
@@ -490,8 +512,8 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let _ = stop_tx.send(true);
-    drop(server);
-    let _ = seed.group;
+    drop(servers);
+    let _ = (seed.group, pid);
     Ok(())
 }
 

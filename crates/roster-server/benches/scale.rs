@@ -11,7 +11,8 @@
 //! Run: `cargo bench -p roster-server --bench scale`. PostgreSQL is measured when
 //! `ROSTER_TEST_POSTGRES_URL` names one (each run in a schema of its own, dropped after).
 //! `ROSTER_BENCH_ACCOUNTS`, `ROSTER_BENCH_GROUP` and `ROSTER_BENCH_WRITE_SECONDS` change the
-//! sizes (defaults 1,000,000, 100,000 and 10).
+//! sizes (defaults 1,000,000, 100,000 and 10); `ROSTER_BENCH_ONLY=sqlite` or `postgres`
+//! measures one backend.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -239,15 +240,21 @@ fn main() {
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
-        backend(
-            "SQLite",
-            &sqlite("big.db"),
-            &sqlite("small.db"),
-            accounts,
-            members,
-            seconds,
-        )
-        .await;
+        let only = std::env::var("ROSTER_BENCH_ONLY").unwrap_or_default();
+        if only != "postgres" {
+            backend(
+                "SQLite",
+                &sqlite("big.db"),
+                &sqlite("small.db"),
+                accounts,
+                members,
+                seconds,
+            )
+            .await;
+        }
+        if only == "sqlite" {
+            return;
+        }
         if let Some(big) = TestSchema::from_env("scale").await {
             let small = TestSchema::from_env("scale_small").await.unwrap();
             backend("PostgreSQL", big.url(), small.url(), accounts, members, seconds).await;

@@ -142,6 +142,7 @@ pub async fn seed(
         }
         write(database, vec![("memberships", memberships), ("changes", changes)]).await?;
     }
+    crate::store::migrate::analyze(database).await?;
     Ok(Seeded {
         accounts: ids,
         group,

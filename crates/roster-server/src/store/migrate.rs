@@ -271,38 +271,32 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Decodes a row of either backend by `kinds` (the same calls; only the row type differs).
+macro_rules! decode {
+    ($row:expr, $kinds:expr) => {
+        $kinds
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                Ok(match kind {
+                    Id => $row.try_get::<Option<Uuid>, _>(i)?.map(Value::Id),
+                    Blob => $row.try_get::<Option<Vec<u8>>, _>(i)?.map(Value::Blob),
+                    Text => $row.try_get::<Option<String>, _>(i)?.map(Value::Text),
+                    Int => $row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
+                    Bool => $row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
+                }
+                .unwrap_or(Value::Null))
+            })
+            .collect()
+    };
+}
+
 fn decode_sqlite(row: &SqliteRow, kinds: &[Kind]) -> Result<Vec<Value>, sqlx::Error> {
-    kinds
-        .iter()
-        .enumerate()
-        .map(|(i, kind)| {
-            Ok(match kind {
-                Id => row.try_get::<Option<Uuid>, _>(i)?.map(Value::Id),
-                Blob => row.try_get::<Option<Vec<u8>>, _>(i)?.map(Value::Blob),
-                Text => row.try_get::<Option<String>, _>(i)?.map(Value::Text),
-                Int => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
-                Bool => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
-            }
-            .unwrap_or(Value::Null))
-        })
-        .collect()
+    decode!(row, kinds)
 }
 
 fn decode_pg(row: &PgRow, kinds: &[Kind]) -> Result<Vec<Value>, sqlx::Error> {
-    kinds
-        .iter()
-        .enumerate()
-        .map(|(i, kind)| {
-            Ok(match kind {
-                Id => row.try_get::<Option<Uuid>, _>(i)?.map(Value::Id),
-                Blob => row.try_get::<Option<Vec<u8>>, _>(i)?.map(Value::Blob),
-                Text => row.try_get::<Option<String>, _>(i)?.map(Value::Text),
-                Int => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
-                Bool => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
-            }
-            .unwrap_or(Value::Null))
-        })
-        .collect()
+    decode!(row, kinds)
 }
 
 /// Binds one value (a typed NULL for a missing one) to a query builder of either backend.
@@ -572,10 +566,24 @@ pub async fn migrate_store(
         bail!("the directory of group {group} differs after the copy: nothing was committed");
     }
     write.commit().await.context("cannot commit the copy")?;
+    analyze(&target).await?;
     Ok(Moved {
         tables: moved,
         directories: before.len(),
     })
+}
+
+/// Gives PostgreSQL's planner statistics of tables just filled, as after a restore: until
+/// autovacuum gets to them, it would plan the directory's queries for empty tables.
+pub(super) async fn analyze(database: &Database) -> anyhow::Result<()> {
+    if let Database::Postgres(store) = database {
+        let tables: Vec<&str> = TABLES.iter().map(|table| table.name).collect();
+        sqlx::query(AssertSqlSafe(format!("ANALYZE {}", tables.join(", "))))
+            .execute(store.pool())
+            .await
+            .context("cannot analyze the new tables")?;
+    }
+    Ok(())
 }
 
 /// Refuses a schema with a table or column this build does not move.

@@ -78,17 +78,7 @@ fn doctor_lists_numbers_that_read_differently_and_fixes_them_on_request() {
 
 /// `roster doctor` with its exit status, stdout and stderr.
 fn doctor_run(database_url: &str) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["doctor", "--database-url", database_url, "--default-region", "DE"])
-        .env_remove("ROSTER_CONFIG")
-        .env_remove("ROSTER_BUS")
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8(output.stdout).unwrap(),
-        String::from_utf8(output.stderr).unwrap(),
-    )
+    doctor_with(database_url, &[])
 }
 
 async fn execute(database_url: &str, statement: &'static str) {
