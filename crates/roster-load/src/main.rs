@@ -139,7 +139,7 @@ async fn seed(members: usize, terminals: usize, postgres: Option<&str>) -> anyho
     let database = Database::open(&database_url, &Default::default(), Migrate::Yes).await?;
     let started = Instant::now();
     let hash = bulk::password_hash("load-test-password").await?;
-    let rules = settings.card_rules.clone();
+    let rules = settings.card_rules;
     let seeded = bulk::seed(
         &database,
         members.max(2),
