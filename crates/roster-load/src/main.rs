@@ -173,10 +173,15 @@ async fn seed(members: usize, terminals: usize, postgres: Option<&str>) -> anyho
         started.elapsed()
     );
     let config = dir.path().join("load.toml");
+    // The server's cap on open connections (4096 by default) must not hold terminals back.
     std::fs::write(
         &config,
-        "card_writes_per_minute = 4294967295\nstream_connects_per_minute = 4294967295\n\
-         streams_per_account = 4294967295\nreads_per_minute = 4294967295\n",
+        format!(
+            "card_writes_per_minute = 4294967295\nstream_connects_per_minute = 4294967295\n\
+             streams_per_account = 4294967295\nreads_per_minute = 4294967295\n\
+             max_connections = {}\n",
+            terminals + 1024
+        ),
     )?;
     Ok(Seed {
         _dir: dir,
