@@ -82,6 +82,14 @@ async fn seeded() -> (Setup, User, Uuid) {
         .fetch_one(&pool)
         .await
         .unwrap();
+    sqlx::query(
+        "INSERT INTO refetches (terminal_id, book, subject_id, added_at) VALUES (?, 'contacts', ?, 1700000000)",
+    )
+    .bind(terminal)
+    .bind(s.ben.id)
+    .execute(&pool)
+    .await
+    .unwrap();
     sqlx::query("INSERT INTO stream_tickets (ticket_hash, terminal_id, expires_at) VALUES (?, ?, 4102444800)")
         .bind(vec![7u8; 32])
         .bind(terminal)

@@ -184,6 +184,15 @@ pub(super) const TABLES: &[Table] = &[
         ],
     },
     Table {
+        name: "refetches",
+        columns: &[
+            ("terminal_id", Id),
+            ("book", Text),
+            ("subject_id", Id),
+            ("added_at", Int),
+        ],
+    },
+    Table {
         name: "server_keys",
         columns: &[("name", Text), ("value", Blob)],
     },

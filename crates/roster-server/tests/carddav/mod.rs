@@ -1037,3 +1037,34 @@ async fn a_forged_or_borrowed_sync_token_is_refused_and_lists_nobody() {
     let (again, _) = dav.sync("contacts", &honest).await;
     assert!(again.responses().is_empty(), "{}", again.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_edit_is_reported_again_by_whichever_instance_answers_the_next_sync() {
+    let Some(schema) = roster_server::store::postgres::testing::TestSchema::from_env("refetch").await else {
+        return;
+    };
+    let url = schema.url().to_owned();
+    let one = TestServer::start_with(|c| c.database_url = url.clone()).await;
+    let two = TestServer::start_with(|c| c.database_url = url.clone()).await;
+    let anna = one.user("anna").await;
+    let ben = one.user("ben").await;
+    anna.set_card("Anna", "030 1111111").await;
+    ben.set_card("Ben Meyer", "030 2222222").await;
+    let group = anna.create_group("Choir", "invite_only").await;
+    ben.accept(&anna.invite(group).await).await;
+    let dav = Dav::for_user(&anna).await;
+    let (_, token) = dav.sync("contacts", "").await;
+    // Anna's phone edits Ben's card through the first instance: refused.
+    let refused = dav.request("PUT", &dav.card("contacts", ben.id), &[], ANNA_VCARD).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // Its next sync reaches the second instance, which reports Ben's card again.
+    let elsewhere = Dav::with_password(&anna.clone_at(&two.base), &dav.password);
+    let (again, token) = elsewhere.sync("contacts", &token).await;
+    assert_eq!(again.responses().len(), 1, "{}", again.body);
+    assert!(again.response_for(&dav.card("contacts", ben.id)).is_some());
+    // Once: the sync after that has nothing, on either instance.
+    let (after, _) = dav.sync("contacts", &token).await;
+    assert_eq!(after.responses().len(), 0, "{}", after.body);
+    two.stop().await;
+    one.stop().await;
+}

@@ -1,8 +1,10 @@
 //! The directory port: cards, directory pages and the per-group change log — gap-free
 //! versions, written in the same transaction as the data, compacted from the old end.
 
-use super::fixtures::{account, card, group, join, joining, later, logged_versions, refusal, request, t0, version};
-use roster_proto::api::{CardField, MembershipState};
+use super::fixtures::{
+    account, card, group, join, joining, later, logged_versions, refusal, request, t0, terminal, version,
+};
+use roster_proto::api::{CardField, MembershipState, TerminalKind};
 use roster_server::domain::ids::{AccountId, GroupId};
 use roster_server::domain::model::{Change, ChangeKind, DirectorySearch};
 use roster_server::domain::ports::{Refusal, Store};
@@ -430,4 +432,51 @@ pub(crate) async fn compaction_drops_old_entries_raises_the_floor_and_keeps_the_
     // The log goes on from the top.
     store.set_share(club, member, phones(), later(101)).await.unwrap();
     assert_eq!(logged_versions(&store, club).await, vec![8, 9, 10, 11]);
+}
+
+pub(crate) async fn refused_edits_are_reported_again_once_per_terminal_and_book(store: Arc<dyn Store>) {
+    let anna = account(&store, "anna").await;
+    let ben = account(&store, "ben").await;
+    let cara = account(&store, "cara").await;
+    let phone = terminal(&store, anna, TerminalKind::AppPassword, b"phone").await.id;
+    let laptop = terminal(&store, anna, TerminalKind::AppPassword, b"laptop").await.id;
+    store.add_refetch(phone, "contacts", ben, 32, later(1)).await.unwrap();
+    store.add_refetch(phone, "contacts", ben, 32, later(2)).await.unwrap();
+    store.add_refetch(phone, "me", cara, 32, later(2)).await.unwrap();
+    assert!(
+        store.take_refetches(laptop, "contacts").await.unwrap().is_empty(),
+        "another terminal's"
+    );
+    assert_eq!(
+        store.take_refetches(phone, "contacts").await.unwrap(),
+        vec![ben],
+        "once"
+    );
+    assert!(
+        store.take_refetches(phone, "contacts").await.unwrap().is_empty(),
+        "taken"
+    );
+    assert_eq!(store.take_refetches(phone, "me").await.unwrap(), vec![cara]);
+
+    // Bounded per terminal and book: the oldest give way.
+    let mut subjects = Vec::new();
+    for n in 0..5 {
+        let subject = account(&store, &format!("subject{n}")).await;
+        store
+            .add_refetch(phone, "contacts", subject, 3, later(10 + n))
+            .await
+            .unwrap();
+        subjects.push(subject);
+    }
+    let mut kept = store.take_refetches(phone, "contacts").await.unwrap();
+    kept.sort();
+    let mut newest = subjects[2..].to_vec();
+    newest.sort();
+    assert_eq!(kept, newest);
+
+    // They go with their terminal.
+    store.add_refetch(laptop, "contacts", ben, 32, later(20)).await.unwrap();
+    store.revoke_terminal(anna, laptop, later(21)).await.unwrap();
+    store.delete_account(anna, later(22)).await.unwrap();
+    assert!(store.take_refetches(laptop, "contacts").await.unwrap().is_empty());
 }

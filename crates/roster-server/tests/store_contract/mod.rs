@@ -83,6 +83,7 @@ macro_rules! store_contract {
                 directory::member_cards_reads_the_named_subjects_in_any_state,
                 directory::changes_since_reads_after_the_cursor_up_to_the_limit,
                 directory::compaction_drops_old_entries_raises_the_floor_and_keeps_the_last,
+                directory::refused_edits_are_reported_again_once_per_terminal_and_book,
                 push::a_renewed_registration_keeps_its_id,
                 push::registrations_are_capped_per_account,
                 push::registrations_are_found_by_group_and_book,

@@ -3,7 +3,7 @@
 //! terminal must fetch again after a refused edit.
 
 use super::{Book, BookCard, Scope};
-use crate::domain::ids::{AccountId, GroupId, TerminalId};
+use crate::domain::ids::{AccountId, GroupId};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
@@ -42,72 +42,10 @@ impl ListingKey {
 #[derive(Default)]
 pub(crate) struct Listings(Mutex<VecDeque<Listing>>);
 
-/// Most terminals with cards waiting to be fetched again, and most cards per terminal; beyond,
-/// the oldest are forgotten (their local edits then stay until the card next changes).
-const REFETCH_TERMINALS: usize = 10_000;
-const REFETCH_CARDS: usize = 32;
-
-/// Cards a terminal must fetch again after a refused edit, per terminal and book: kept in
-/// memory, bounded, consumed by the terminal's next incremental sync of that book.
-#[derive(Default)]
-pub(crate) struct Refetches(Mutex<VecDeque<Pending>>);
-
-/// One terminal's cards to report again, with their books.
-type Pending = (TerminalId, Vec<(Book, AccountId)>);
-
-impl Refetches {
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Pending>> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    pub(super) fn add(&self, terminal: TerminalId, book: Book, subject: AccountId) {
-        let mut kept = self.lock();
-        let index = match kept.iter().position(|(t, _)| *t == terminal) {
-            Some(index) => index,
-            None => {
-                if kept.len() >= REFETCH_TERMINALS {
-                    kept.pop_front();
-                }
-                kept.push_back((terminal, Vec::new()));
-                kept.len() - 1
-            }
-        };
-        if let Some((_, cards)) = kept.get_mut(index)
-            && !cards.contains(&(book, subject))
-        {
-            if cards.len() >= REFETCH_CARDS {
-                cards.remove(0);
-            }
-            cards.push((book, subject));
-        }
-    }
-
-    pub(super) fn take(&self, terminal: TerminalId, book: Book) -> Vec<AccountId> {
-        let mut kept = self.lock();
-        let Some(index) = kept.iter().position(|(t, _)| *t == terminal) else {
-            return Vec::new();
-        };
-        let mut taken = Vec::new();
-        if let Some((_, cards)) = kept.get_mut(index) {
-            cards.retain(|(b, subject)| {
-                let hit = *b == book;
-                if hit {
-                    taken.push(*subject);
-                }
-                !hit
-            });
-            if cards.is_empty() {
-                kept.remove(index);
-            }
-        }
-        taken
-    }
-
-    #[cfg(test)]
-    pub(super) fn len(&self) -> usize {
-        self.lock().len()
-    }
-}
+/// Most cards per terminal and book waiting to be reported again after a refused edit (kept
+/// in the store, so that any instance reports them); beyond, the oldest are forgotten (their
+/// local edits then stay until the card next changes).
+pub(crate) const REFETCH_CARDS: u32 = 32;
 
 /// A kept listing with its rough size in bytes.
 type Listing = (ListingKey, Arc<[BookCard]>, usize);
@@ -147,31 +85,4 @@ fn weight(card: &BookCard) -> usize {
     512 + view.photo.as_ref().map_or(0, |p| p.data.len())
         + view.note.as_ref().map_or(0, String::len)
         + card.categories.iter().map(String::len).sum::<usize>()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn refetches_are_bounded_and_taken_once_per_book() {
-        let refetches = Refetches::default();
-        let terminal = TerminalId::random();
-        let (ben, cara) = (AccountId::random(), AccountId::random());
-        refetches.add(terminal, Book::Contacts, ben);
-        refetches.add(terminal, Book::Contacts, ben);
-        refetches.add(terminal, Book::Me, cara);
-        assert_eq!(refetches.take(terminal, Book::Contacts), vec![ben]);
-        assert!(refetches.take(terminal, Book::Contacts).is_empty());
-        assert_eq!(refetches.take(terminal, Book::Me), vec![cara]);
-        assert_eq!(refetches.len(), 0);
-        for _ in 0..(REFETCH_TERMINALS + 10) {
-            refetches.add(TerminalId::random(), Book::Contacts, ben);
-        }
-        assert_eq!(refetches.len(), REFETCH_TERMINALS);
-        for _ in 0..(REFETCH_CARDS + 10) {
-            refetches.add(terminal, Book::Contacts, AccountId::random());
-        }
-        assert_eq!(refetches.take(terminal, Book::Contacts).len(), REFETCH_CARDS);
-    }
 }

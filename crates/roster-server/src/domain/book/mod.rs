@@ -15,7 +15,7 @@ mod merge;
 mod sync;
 mod token;
 
-pub(crate) use cache::{Listings, Refetches};
+pub(crate) use cache::{Listings, REFETCH_CARDS};
 pub use sync::SyncPage;
 
 use super::Roster;

@@ -3,14 +3,14 @@
 //! merges them across the book's groups, and pages the answer.
 
 use super::token::{Marks, Paging, Seal, Token, name_tag, stale_token};
-use super::{Book, BookCard, Scope};
-use crate::domain::Roster;
+use super::{Book, BookCard, REFETCH_CARDS, Scope};
 use crate::domain::directory::MAX_PAGE;
 use crate::domain::error::Result;
 use crate::domain::ids::{AccountId, GroupId};
 use crate::domain::model::{DirectorySearch, Group};
 use crate::domain::sync::{Tail, log_reaches};
 use crate::domain::terminal::Caller;
+use crate::domain::{Roster, now};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -155,7 +155,7 @@ impl Roster {
             Some(held) => {
                 let mut later = self.candidates(caller, &scope, held).await?;
                 if below.is_none() {
-                    later.extend(self.refetches.take(caller.terminal.id, book));
+                    later.extend(self.store.take_refetches(caller.terminal.id, &book.key()).await?);
                 }
                 if let Some(after) = after {
                     later = later.split_off(&after);
@@ -242,7 +242,9 @@ impl Roster {
             .iter()
             .any(|(_, c)| c.is_some())
         {
-            self.refetches.add(caller.terminal.id, book, subject);
+            self.store
+                .add_refetch(caller.terminal.id, &book.key(), subject, REFETCH_CARDS, now())
+                .await?;
         }
         Ok(())
     }

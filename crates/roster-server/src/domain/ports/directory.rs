@@ -4,7 +4,7 @@
 use super::Refusable;
 use crate::domain::Result;
 use crate::domain::card::Card;
-use crate::domain::ids::{AccountId, GroupId};
+use crate::domain::ids::{AccountId, GroupId, TerminalId};
 use crate::domain::model::{Change, DirectorySearch, MemberCard, StoredCard};
 use crate::domain::share_policy::ShareFields;
 use async_trait::async_trait;
@@ -55,4 +55,20 @@ pub trait DirectoryStore: Send + Sync + 'static {
     /// `before` and not among its last `keep_versions`, and raises the group's floor to match.
     /// Returns the number of entries dropped.
     async fn compact_log(&self, keep_versions: i64, before: OffsetDateTime) -> Result<u64>;
+
+    // Cards to report again
+
+    /// Notes that `terminal`'s next incremental sync of the book keyed `book` must report
+    /// `subject` again (its edit of that card was refused); at most `cap` per terminal and
+    /// book, the oldest giving way.
+    async fn add_refetch(
+        &self,
+        terminal: TerminalId,
+        book: &str,
+        subject: AccountId,
+        cap: u32,
+        at: OffsetDateTime,
+    ) -> Result<()>;
+    /// Takes (and forgets) the cards `terminal` must be told again in the book keyed `book`.
+    async fn take_refetches(&self, terminal: TerminalId, book: &str) -> Result<Vec<AccountId>>;
 }

@@ -3,7 +3,7 @@
 
 use super::{AccountLock, PgStore, append, internal, lock_account, lock_groups, retry};
 use crate::domain::card::Card;
-use crate::domain::ids::{AccountId, GroupId};
+use crate::domain::ids::{AccountId, GroupId, TerminalId};
 use crate::domain::model::{Change, ChangeKind, DirectorySearch, MemberCard, StoredCard};
 use crate::domain::ports::{DirectoryStore, Refusable, Refusal};
 use crate::domain::share_policy::ShareFields;
@@ -324,5 +324,45 @@ impl DirectoryStore for PgStore {
             dropped += retry(|| self.compact_group(group, keep_versions, before)).await?;
         }
         Ok(dropped)
+    }
+
+    async fn add_refetch(
+        &self,
+        terminal: TerminalId,
+        book: &str,
+        subject: AccountId,
+        cap: u32,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(internal)?;
+        sqlx::query("INSERT INTO refetches (terminal_id, book, subject_id, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+            .bind(terminal.0)
+            .bind(book)
+            .bind(subject.0)
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        sqlx::query(
+            "DELETE FROM refetches WHERE terminal_id = $1 AND book = $2 AND subject_id NOT IN (SELECT subject_id FROM refetches WHERE terminal_id = $1 AND book = $2 ORDER BY added_at DESC, subject_id LIMIT $3)",
+        )
+        .bind(terminal.0)
+            .bind(book)
+            .bind(i64::from(cap))
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)
+    }
+
+    async fn take_refetches(&self, terminal: TerminalId, book: &str) -> Result<Vec<AccountId>> {
+        let taken: Vec<Uuid> =
+            sqlx::query_scalar("DELETE FROM refetches WHERE terminal_id = $1 AND book = $2 RETURNING subject_id")
+                .bind(terminal.0)
+                .bind(book)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?;
+        Ok(taken.into_iter().map(AccountId).collect())
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{SqliteStore, append, internal};
 use crate::domain::card::Card;
-use crate::domain::ids::{AccountId, GroupId};
+use crate::domain::ids::{AccountId, GroupId, TerminalId};
 use crate::domain::model::{Change, ChangeKind, DirectorySearch, MemberCard, StoredCard};
 use crate::domain::ports::{DirectoryStore, Refusable, Refusal};
 use crate::domain::share_policy::ShareFields;
@@ -265,5 +265,47 @@ impl DirectoryStore for SqliteStore {
             dropped += done.rows_affected();
         }
         Ok(dropped)
+    }
+
+    async fn add_refetch(
+        &self,
+        terminal: TerminalId,
+        book: &str,
+        subject: AccountId,
+        cap: u32,
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        let mut tx = self.write().await?;
+        sqlx::query("INSERT INTO refetches (terminal_id, book, subject_id, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+            .bind(terminal.0)
+            .bind(book)
+            .bind(subject.0)
+            .bind(ts(at))
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        sqlx::query(
+            "DELETE FROM refetches WHERE terminal_id = ? AND book = ? AND subject_id NOT IN (SELECT subject_id FROM refetches WHERE terminal_id = ? AND book = ? ORDER BY added_at DESC, subject_id LIMIT ?)",
+        )
+        .bind(terminal.0)
+            .bind(book)
+            .bind(terminal.0)
+            .bind(book)
+            .bind(i64::from(cap))
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)
+    }
+
+    async fn take_refetches(&self, terminal: TerminalId, book: &str) -> Result<Vec<AccountId>> {
+        let taken: Vec<Uuid> =
+            sqlx::query_scalar("DELETE FROM refetches WHERE terminal_id = ? AND book = ? RETURNING subject_id")
+                .bind(terminal.0)
+                .bind(book)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?;
+        Ok(taken.into_iter().map(AccountId).collect())
     }
 }
