@@ -521,6 +521,9 @@ impl InProcess {
         // The store is already open; the configuration gives the domain its settings.
         let mut config = Config::for_tests(dir.path());
         config.rates.reads_per_minute = u32::MAX;
+        let readiness = Arc::new(roster_server::http::ready::Readiness::new(
+            roster_server::store::Database::Sqlite(SqliteStore::clone(&store)),
+        ));
         let roster = Arc::new(roster_server::domain::Roster::new(
             store,
             Arc::new(LocalBus::default()),
@@ -536,6 +539,7 @@ impl InProcess {
             trusted_proxies: Arc::from([]),
             metrics_token: None,
             frames: Arc::default(),
+            readiness,
         };
         let router = roster_server::http::router(
             state,

@@ -18,7 +18,9 @@ use roster_server::config::Config;
 use roster_server::domain::Roster;
 use roster_server::domain::card::Card;
 use roster_server::domain::share_policy::ShareFields;
+use roster_server::http::ready::Readiness;
 use roster_server::http::{AppState, HttpSettings, metrics, router};
+use roster_server::store::Database;
 use roster_server::store::sqlite::SqliteStore;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +48,7 @@ fn pages(c: &mut Criterion) {
         config.rates.reads_per_minute = u32::MAX;
         let store = Arc::new(SqliteStore::connect(&config.database_url).await.unwrap());
         let seeded = common::seed_group(&store, members, card, ShareFields::ALL).await;
+        let readiness = Arc::new(Readiness::new(Database::Sqlite(SqliteStore::clone(&store))));
         let roster = Arc::new(Roster::new(
             store,
             Arc::new(LocalBus::default()),
@@ -61,6 +64,7 @@ fn pages(c: &mut Criterion) {
             trusted_proxies: Arc::from(Vec::new()),
             metrics_token: None,
             frames: Arc::default(),
+            readiness,
         };
         let settings = HttpSettings {
             max_body_bytes: 1 << 20,

@@ -46,6 +46,7 @@ impl Application {
             config.public_url.clone().unwrap_or_else(|| format!("http://{address}")),
         );
         let bus = open_bus(&config).await?;
+        let readiness = Arc::new(http::ready::Readiness::new(database.clone()));
         let roster = Arc::new(Roster::new(database.store(), bus, settings));
         // Created on the first start and kept in the database: clients bind their push
         // subscriptions to this VAPID key.
@@ -66,6 +67,7 @@ impl Application {
             trusted_proxies: config.trusted_proxies.clone().into(),
             metrics_token: config.metrics_token.as_deref().map(Arc::from),
             frames: Arc::default(),
+            readiness,
         };
         let metrics = match config.metrics_listen {
             Some(address) => {

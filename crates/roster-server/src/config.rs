@@ -47,9 +47,13 @@ pub struct ServeArgs {
     /// Public base URL of this server, used in invite links [default: http://<listen>].
     #[arg(long, env = "ROSTER_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Log as JSON lines instead of text.
+    /// Log as JSON lines instead of text (the same as `--log-format json`).
     #[arg(long, env = "ROSTER_LOG_JSON")]
     pub log_json: bool,
+    /// Log format: `text` for people, `json` for log collectors (one object per line)
+    /// [default: text].
+    #[arg(long, env = "ROSTER_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<String>,
     /// Origins of the push services WebDAV-Push may post to, comma-separated
     /// (`https://push.example.org`, `https://*.example.org`) [default: FCM, Mozilla, Apple, ntfy.sh].
     #[arg(long, env = "ROSTER_PUSH_ALLOWED_ORIGINS", value_delimiter = ',')]
@@ -119,6 +123,7 @@ struct FileConfig {
     body_timeout_seconds: Option<u64>,
     metrics_listen: Option<SocketAddr>,
     metrics_token: Option<String>,
+    log_format: Option<String>,
 }
 
 /// The validated configuration of one server.
@@ -357,7 +362,13 @@ impl Config {
         {
             bail!("metrics_listen must differ from listen");
         }
-        config.log_json = args.log_json;
+        config.log_json = match args.log_format.as_deref().or(file.log_format.as_deref()) {
+            None => args.log_json,
+            Some("json") => true,
+            Some("text") if args.log_json => bail!("--log-json and log_format text contradict each other"),
+            Some("text") => false,
+            Some(other) => bail!("log_format must be `text` or `json`, not `{other}`"),
+        };
         Ok(config)
     }
 }

@@ -262,3 +262,83 @@ async fn refused_while_damaged(
         "{table}.{column} restored"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_follows_write_permission_and_migrations_and_costs_one_check_per_interval() {
+    use roster_server::http::ready::FRESH;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_tests(dir.path());
+    let store = SqliteStore::connect(&config.database_url).await.unwrap();
+    let pool = store.pool().clone();
+    let app = Application::build_on(config, Database::Sqlite(store)).await.unwrap();
+    let base = format!("http://{}", app.local_addr());
+    let task = tokio::spawn(app.run_until(std::future::pending()));
+    let http = http_client();
+    let ask = |path: &'static str| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let response = http.get(format!("{base}{path}")).send().await.unwrap();
+            let status = response.status();
+            let retry = response.headers().contains_key("retry-after");
+            (status, retry, response.text().await.unwrap())
+        }
+    };
+    let settle = || tokio::time::sleep(FRESH + std::time::Duration::from_millis(100));
+    let (status, _, body) = ask("/readyz").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ready\n"));
+
+    // Read-only: out of rotation, yet alive.
+    on_every_connection(&pool, "PRAGMA query_only = ON").await;
+    settle().await;
+    let (status, retry, body) = ask("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(retry && body.contains("refuses writes"), "{body}");
+    assert_eq!(ask("/healthz").await.0, StatusCode::OK);
+    on_every_connection(&pool, "PRAGMA query_only = OFF").await;
+    settle().await;
+    assert_eq!(ask("/readyz").await.0, StatusCode::OK);
+
+    // A migration missing (a schema an older Roster left): not ready until it is applied.
+    sqlx::query("CREATE TABLE saved AS SELECT * FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version IN (SELECT version FROM saved)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    settle().await;
+    let (status, _, body) = ask("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("1 migrations are not applied"), "{body}");
+    sqlx::query("INSERT INTO _sqlx_migrations SELECT * FROM saved")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("DROP TABLE saved").execute(&pool).await.unwrap();
+    settle().await;
+    assert_eq!(ask("/readyz").await.0, StatusCode::OK);
+
+    // Anyone may ask: a burst of 300 costs at most one check per interval.
+    let checks = || async {
+        let text = ask("/metrics").await.2;
+        text.lines()
+            .find_map(|line| line.strip_prefix("roster_readiness_checks_total "))
+            .and_then(|n| n.trim().parse::<f64>().ok())
+            .unwrap_or_default()
+    };
+    settle().await;
+    let before = checks().await;
+    let started = std::time::Instant::now();
+    let burst: Vec<_> = (0..300).map(|_| tokio::spawn(ask("/readyz"))).collect();
+    for asked in burst {
+        assert_eq!(asked.await.unwrap().0, StatusCode::OK);
+    }
+    let intervals = (started.elapsed().as_secs_f64() / FRESH.as_secs_f64()).ceil();
+    let spent = checks().await - before;
+    assert!(
+        spent >= 1.0 && spent <= intervals + 1.0,
+        "{spent} checks for 300 requests in {intervals} intervals"
+    );
+    task.abort();
+}

@@ -10,6 +10,7 @@ pub mod carddav;
 pub mod client;
 pub mod error;
 pub mod metrics;
+pub mod ready;
 pub mod serve;
 pub mod stream;
 pub mod web;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub metrics_token: Option<Arc<str>>,
     /// Stream batches encoded once for every connection that sends them.
     pub frames: Arc<stream::Frames>,
+    /// What `/readyz` checks, and its last outcome.
+    pub readiness: Arc<ready::Readiness>,
 }
 
 /// How the HTTP surface is shaped, from the configuration.
@@ -57,7 +60,9 @@ pub struct HttpSettings {
 
 /// The whole HTTP surface of the server.
 pub fn router(state: AppState, settings: HttpSettings) -> Router {
-    let mut router = Router::new().route("/healthz", get(healthz));
+    let mut router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(ready::readyz));
     if settings.metrics_here {
         router = router.route("/metrics", get(metrics::render));
     }

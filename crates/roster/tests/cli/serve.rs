@@ -79,6 +79,7 @@ fn bad_settings_are_one_line_and_a_failure() {
         vec!["serve", "--default-region", "XX", "--database-url", "sqlite::memory:"],
         vec!["serve", "--database-url", "postgres://nowhere/db"],
         vec!["serve", "--config", "/nonexistent/roster.toml"],
+        vec!["serve", "--log-format", "xml", "--database-url", "sqlite::memory:"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_roster")).args(&args).output().unwrap();
         assert!(!output.status.success(), "{args:?}");
@@ -86,4 +87,44 @@ fn bad_settings_are_one_line_and_a_failure() {
         assert_eq!(stderr.trim().lines().count(), 1, "{args:?}: {stderr}");
         assert!(stderr.starts_with("roster: "), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_for_log_collectors() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("RUST_LOG", "info")
+        .env_remove("ROSTER_LOG_JSON")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_ready(port, &mut child);
+    assert!(get(port, "/readyz").is_some_and(|a| a.starts_with("HTTP/1.1 200")));
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(terminated.success());
+    assert!(child.wait().unwrap().success());
+    let mut log = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut log).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    let lines: Vec<&str> = log.lines().filter(|line| !line.trim().is_empty()).collect();
+    assert!(lines.len() >= 2, "{log}");
+    for line in &lines {
+        let entry: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(entry["level"].is_string() && entry["timestamp"].is_string(), "{line}");
+    }
+    assert!(log.contains("shutting down"), "{log}");
 }
