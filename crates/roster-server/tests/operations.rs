@@ -61,3 +61,100 @@ async fn health_metrics_and_openapi() {
     assert!(doc["components"]["schemas"]["ServerFrame"].is_object());
     server.stop().await;
 }
+
+/// Every `roster_…` series in a `/metrics` text, with its labels (one entry per line).
+fn series(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter(|line| line.starts_with("roster_"))
+        .filter_map(|line| line.rsplit_once(' '))
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect()
+}
+
+fn value(text: &str, key: &str) -> f64 {
+    series(text)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| panic!("{key} missing from:\n{text}"))
+}
+
+#[tokio::test]
+async fn the_dashboard_and_the_metrics_name_the_same_series_and_the_counters_count() {
+    let server = TestServer::start().await;
+    let http = http_client();
+    let metrics = || async {
+        let text = http.get(format!("{}/metrics", server.base)).send().await.unwrap();
+        text.text().await.unwrap()
+    };
+    http.get(format!("{}/healthz", server.base)).send().await.unwrap();
+    let before = metrics().await;
+
+    // The dashboard in deploy/ asks only for series a server exports, and shows every one.
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../../deploy/grafana-dashboard.json")).unwrap();
+    let mut wanted = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for (at, _) in expr.match_indices("roster_") {
+                let name: String = expr[at..]
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_' || c.is_ascii_digit())
+                    .collect();
+                wanted.insert(name);
+            }
+        }
+    }
+    let exported: std::collections::BTreeSet<String> = series(&before)
+        .into_iter()
+        .map(|(key, _)| key.split('{').next().unwrap_or_default().to_string())
+        .filter(|name| !name.ends_with("_sum") && !name.ends_with("_count"))
+        .collect();
+    assert_eq!(wanted, exported, "dashboard (left) and /metrics (right) differ");
+
+    // The new counters count: a CardDAV sync-collection, a stream connection that receives
+    // a change.
+    let anna = server.user("anna").await;
+    let ben = server.user("ben").await;
+    anna.set_card("Anna", "030 1111111").await;
+    ben.set_card("Ben", "030 2222222").await;
+    let group = anna.create_group("Choir", "invite_only").await;
+    ben.accept(&anna.invite(group).await).await;
+    let dav = crate::carddav::Dav::for_user(&anna).await;
+    dav.sync("contacts", "").await;
+    let (mut socket, _) = {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("{}/api/v1/stream", server.base.replace("http", "ws"))
+            .into_client_request()
+            .unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {}", anna.token).parse().unwrap());
+        tokio_tungstenite::connect_async(request).await.unwrap()
+    };
+    use futures_util::{SinkExt, StreamExt};
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            r#"{"type":"hello","cursors":{}}"#,
+        ))
+        .await
+        .unwrap();
+    // The initial sync's frames, then a change.
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next()).await;
+    assert!(matches!(next, Ok(Some(Ok(_)))), "{next:?}");
+    ben.set_card("Ben B", "030 2222222").await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, socket.next()).await {
+        if message.to_text().is_ok_and(|text| text.contains("Ben B")) {
+            break;
+        }
+    }
+    let after = metrics().await;
+    let sync = r#"roster_carddav_reports_total{report="sync"}"#;
+    assert!(value(&after, sync) >= value(&before, sync) + 1.0, "{after}");
+    let frames = "roster_stream_frames_total";
+    assert!(value(&after, frames) >= value(&before, frames) + 2.0, "{after}");
+    assert!(value(&after, "roster_database_connections_max") >= 1.0);
+    assert!(value(&after, "roster_database_connections") >= 1.0);
+}

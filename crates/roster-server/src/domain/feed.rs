@@ -265,6 +265,7 @@ impl Hub {
                 // Too far behind: drop what is queued; the connection catches up from the log.
                 inbox.batches.clear();
                 inbox.overflowed = true;
+                metrics::counter!("roster_stream_overflows_total").increment(1);
             } else {
                 inbox.batches.push_back(batch.clone());
             }

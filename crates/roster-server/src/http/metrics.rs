@@ -33,6 +33,33 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Creates every counter the server keeps at zero, with each of its label values, so that
+/// they are exported from the start (a rate over a series that appears only at its first
+/// event misses that event) and dashboards find them on a quiet instance.
+pub fn register_counters() {
+    for name in [
+        "roster_stream_frames_total",
+        "roster_stream_resyncs_total",
+        "roster_stream_overflows_total",
+        "roster_carddav_resyncs_total",
+        "roster_readiness_checks_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
+    for report in ["multiget", "query", "sync"] {
+        metrics::counter!("roster_carddav_reports_total", "report" => report).increment(0);
+    }
+    for report in ["query", "sync"] {
+        metrics::counter!("roster_carddav_truncated_total", "report" => report).increment(0);
+    }
+    for outcome in ["delivered", "gone", "failed", "refused"] {
+        metrics::counter!("roster_pushes_total", "outcome" => outcome).increment(0);
+    }
+    for reason in ["full", "unsent"] {
+        metrics::counter!("roster_bus_dropped_total", "reason" => reason).increment(0);
+    }
+}
+
 /// Methods that get their own label; any other is counted as `other`.
 const KNOWN_METHODS: [&str; 14] = [
     "GET",
@@ -87,6 +114,7 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
         }
     }
     let counts = state.roster.counts().await?;
+    let (open, idle, most) = state.readiness.database().pool_use();
     let mut text = state.metrics.render();
     for (name, help, value) in [
         ("roster_accounts", "Registered accounts.", counts.accounts),
@@ -100,6 +128,21 @@ pub async fn render(State(state): State<AppState>, headers: HeaderMap) -> ApiRes
             "roster_stream_connections",
             "Live stream connections on this instance.",
             state.roster.connections() as u64,
+        ),
+        (
+            "roster_database_connections",
+            "Open connections of this instance's database pool.",
+            u64::from(open),
+        ),
+        (
+            "roster_database_connections_idle",
+            "Idle connections of this instance's database pool.",
+            idle as u64,
+        ),
+        (
+            "roster_database_connections_max",
+            "Most connections this instance's database pool opens.",
+            u64::from(most),
         ),
     ] {
         text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"));

@@ -33,6 +33,11 @@ impl Readiness {
         }
     }
 
+    /// The database it checks.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
     /// The outcome of the last check if fresh, else of a new one.
     async fn outcome(&self) -> Result<(), String> {
         let mut last = self.last.lock().await;

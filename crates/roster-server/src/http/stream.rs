@@ -226,21 +226,40 @@ async fn send_items(
     items: Vec<FeedItem>,
 ) -> Result<(), StreamEnd> {
     let me = feed.caller().account.id.0;
+    // Counted once per batch of items, not per frame: this is the fan-out's hot path.
+    let mut sent = 0u64;
+    let result = send_each(socket, frames, items, me, &mut sent).await;
+    metrics::counter!("roster_stream_frames_total").increment(sent);
+    result?;
+    flush(socket).await
+}
+
+/// Queues the frames of `items`, counting them in `sent`.
+async fn send_each(
+    socket: &mut WebSocket,
+    frames: &Frames,
+    items: Vec<FeedItem>,
+    me: uuid::Uuid,
+    sent: &mut u64,
+) -> Result<(), StreamEnd> {
     for item in items {
-        match item {
-            FeedItem::Joined { group, name } => {
-                queue(socket, encode(&ServerFrame::Joined { group: group.0, name })).await?;
+        let frame = match item {
+            FeedItem::Joined { group, name } => encode(&ServerFrame::Joined { group: group.0, name }),
+            FeedItem::Left { group } => encode(&ServerFrame::Left { group: group.0 }),
+            FeedItem::Resync { group } => {
+                metrics::counter!("roster_stream_resyncs_total").increment(1);
+                encode(&ServerFrame::Resync { group: group.0 })
             }
-            FeedItem::Left { group } => queue(socket, encode(&ServerFrame::Left { group: group.0 })).await?,
-            FeedItem::Resync { group } => queue(socket, encode(&ServerFrame::Resync { group: group.0 })).await?,
-            FeedItem::Requests { group } => queue(socket, encode(&ServerFrame::Requests { group: group.0 })).await?,
+            FeedItem::Requests { group } => encode(&ServerFrame::Requests { group: group.0 }),
             FeedItem::Changes(batch) => {
                 for (subject, frame) in frames.of(&batch).iter() {
                     // Hub batches are computed once for every member; nobody receives their own card.
                     if *subject != Some(me) {
                         queue(socket, frame.clone()).await?;
+                        *sent += 1;
                     }
                 }
+                continue;
             }
             FeedItem::Closed(reason) => {
                 close(
@@ -253,9 +272,11 @@ async fn send_items(
                 .await;
                 return Err(StreamEnd::Gone);
             }
-        }
+        };
+        queue(socket, frame).await?;
+        *sent += 1;
     }
-    flush(socket).await
+    Ok(())
 }
 
 async fn close(socket: &mut WebSocket, reason: &str) {

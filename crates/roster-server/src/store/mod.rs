@@ -121,6 +121,20 @@ impl Database {
         }
     }
 
+    /// The pool's connections: (open, idle, most).
+    pub fn pool_use(&self) -> (u32, usize, u32) {
+        match self {
+            Database::Sqlite(store) => {
+                let pool = store.pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+            Database::Postgres(store) => {
+                let pool = store.pool();
+                (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            }
+        }
+    }
+
     /// Writes in a transaction that is rolled back: fails where writes are refused.
     pub async fn probe_write(&self) -> anyhow::Result<()> {
         match self {

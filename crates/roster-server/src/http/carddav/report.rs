@@ -24,6 +24,12 @@ impl Request<'_> {
             return Err(DavError::condition(StatusCode::FORBIDDEN, DAV, "supported-report", ""));
         };
         let book = *book;
+        let kind = match report {
+            Report::Multiget { .. } => "multiget",
+            Report::Query { .. } => "query",
+            Report::Sync { .. } => "sync",
+        };
+        metrics::counter!("roster_carddav_reports_total", "report" => kind).increment(1);
         match report {
             Report::Multiget { props, hrefs } => self.multiget(book, &props, &hrefs).await,
             Report::Query { props, filter, limit } => self.query(book, &props, &filter, limit).await,
@@ -74,6 +80,9 @@ impl Request<'_> {
             .filter(|&i| filter_matches(filter, &cards[i].card))
             .collect();
         let truncated = limit.is_some_and(|limit| matching.len() > limit);
+        if truncated {
+            metrics::counter!("roster_carddav_truncated_total", "report" => "query").increment(1);
+        }
         if let Some(limit) = limit {
             matching.truncate(limit);
         }
@@ -106,7 +115,10 @@ impl Request<'_> {
         }
         let page = match self.state.roster.book_sync(self.caller, book, token, limit).await {
             Ok(page) => page,
-            Err(Error::Stale(_)) => return Err(self.invalid_token()),
+            Err(Error::Stale(_)) => {
+                metrics::counter!("roster_carddav_resyncs_total").increment(1);
+                return Err(self.invalid_token());
+            }
             Err(e) => return Err(e.into()),
         };
         let hrefs = self.hrefs.clone();
@@ -116,6 +128,9 @@ impl Request<'_> {
                 status: 404,
             })
         });
+        if page.truncated {
+            metrics::counter!("roster_carddav_truncated_total", "report" => "sync").increment(1);
+        }
         let truncated = page.truncated.then(|| {
             Piece::Ready(xml::Response::Truncated {
                 href: self.hrefs.book(book),
