@@ -63,11 +63,7 @@ impl Application {
         }
         let state = AppState {
             roster: roster.clone(),
-            metrics: {
-                let handle = http::metrics::handle();
-                http::metrics::register_counters();
-                handle
-            },
+            metrics: http::metrics::handle(),
             trusted_proxies: config.trusted_proxies.clone().into(),
             metrics_token: config.metrics_token.as_deref().map(Arc::from),
             frames: Arc::default(),

@@ -7,13 +7,11 @@
 use crate::carddav::{Dav, Setup, setup};
 use crate::support::{TestServer, User};
 use reqwest::StatusCode;
-use roster_server::config::Config;
+use roster_server::store;
 use roster_server::store::migrate::{Moved, migrate_store};
 use roster_server::store::postgres::testing::TestSchema;
-use roster_server::{Application, store};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use tokio::sync::oneshot;
 use uuid::Uuid;
 
 /// What every user sees: each group's directory and change log, and each one's own card.
@@ -122,41 +120,6 @@ async fn seeded() -> (Setup, User, Uuid) {
     (s, dmitri, asking)
 }
 
-/// A server on `url` (the moved database) at a new address.
-struct MovedServer {
-    base: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-    _dir: tempfile::TempDir,
-}
-
-impl MovedServer {
-    async fn start(url: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::for_tests(dir.path());
-        config.database_url = url.to_owned();
-        let app = Application::build(config).await.unwrap();
-        let base = format!("http://{}", app.local_addr());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
-        MovedServer {
-            base,
-            stop: Some(stop),
-            task,
-            _dir: dir,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.unwrap().unwrap();
-    }
-}
-
 async fn moved(from: &str, to: &str) -> anyhow::Result<Moved> {
     migrate_store(from, to, &mut |_| {}).await
 }
@@ -182,7 +145,7 @@ async fn the_installation_carries_on_at(target: &str) -> Moved {
     let back = format!("sqlite://{}", dir.path().join("back.db").display());
     assert_eq!(moved(target, &back).await.unwrap().tables, report.tables);
 
-    let server = MovedServer::start(target).await;
+    let server = TestServer::start_with(|config| config.database_url = target.to_owned()).await;
     let moved_users: Vec<User> = users.iter().map(|user| user.clone_at(&server.base)).collect();
     let after = views(&moved_users.iter().collect::<Vec<_>>(), &groups).await;
     assert_eq!(after, before, "every directory, change log and card as before");

@@ -28,6 +28,7 @@ pub fn handle() -> PrometheusHandle {
             if metrics::set_global_recorder(recorder).is_err() {
                 tracing::warn!("a metrics recorder was already installed; /metrics shows only totals");
             }
+            register_counters();
             handle
         })
         .clone()
@@ -36,7 +37,7 @@ pub fn handle() -> PrometheusHandle {
 /// Creates every counter the server keeps at zero, with each of its label values, so that
 /// they are exported from the start (a rate over a series that appears only at its first
 /// event misses that event) and dashboards find them on a quiet instance.
-pub fn register_counters() {
+fn register_counters() {
     for name in [
         "roster_stream_frames_total",
         "roster_stream_resyncs_total",

@@ -31,13 +31,9 @@ pub struct Seeded {
 /// Writes rows of several tables (in the order given) in one transaction.
 async fn write(database: &Database, tables: Vec<(&str, Vec<Vec<Value>>)>) -> anyhow::Result<()> {
     let mut side = Side::writer(database).await?;
-    for (name, mut rows) in tables {
+    for (name, rows) in tables {
         let table = Table::named(name).with_context(|| format!("no table {name}"))?;
-        while !rows.is_empty() {
-            let rest = rows.split_off(rows.len().min(1000));
-            side.insert(table, rows).await?;
-            rows = rest;
-        }
+        side.insert(table, rows).await?;
     }
     side.commit().await
 }

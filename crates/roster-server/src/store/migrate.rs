@@ -403,31 +403,33 @@ impl Side {
         Ok(self.rows(sql, &[Int]).try_next().await?.is_some())
     }
 
-    pub(super) async fn insert(&mut self, table: &Table, rows: Vec<Vec<Value>>) -> anyhow::Result<()> {
-        if rows.is_empty() {
-            return Ok(());
-        }
+    /// Inserts `rows`, [`BATCH`] to a statement (the backends bound a statement's parameters).
+    pub(super) async fn insert(&mut self, table: &Table, mut rows: Vec<Vec<Value>>) -> anyhow::Result<()> {
         let head = format!("INSERT INTO {} ({}) ", table.name, table.column_list());
         let kinds = table.kinds();
-        match self {
-            Side::Sqlite(tx) => {
-                let mut builder = QueryBuilder::<Sqlite>::new(head);
-                builder.push_values(rows, |mut row, values| {
-                    for (value, kind) in values.into_iter().zip(&kinds) {
-                        bind!(row, *kind, value);
-                    }
-                });
-                builder.build().execute(&mut **tx).await?;
+        while !rows.is_empty() {
+            let rest = rows.split_off(rows.len().min(BATCH));
+            match self {
+                Side::Sqlite(tx) => {
+                    let mut builder = QueryBuilder::<Sqlite>::new(head.as_str());
+                    builder.push_values(rows, |mut row, values| {
+                        for (value, kind) in values.into_iter().zip(&kinds) {
+                            bind!(row, *kind, value);
+                        }
+                    });
+                    builder.build().execute(&mut **tx).await?;
+                }
+                Side::Postgres(tx) => {
+                    let mut builder = QueryBuilder::<Postgres>::new(head.as_str());
+                    builder.push_values(rows, |mut row, values| {
+                        for (value, kind) in values.into_iter().zip(&kinds) {
+                            bind!(row, *kind, value);
+                        }
+                    });
+                    builder.build().execute(&mut **tx).await?;
+                }
             }
-            Side::Postgres(tx) => {
-                let mut builder = QueryBuilder::<Postgres>::new(head);
-                builder.push_values(rows, |mut row, values| {
-                    for (value, kind) in values.into_iter().zip(&kinds) {
-                        bind!(row, *kind, value);
-                    }
-                });
-                builder.build().execute(&mut **tx).await?;
-            }
+            rows = rest;
         }
         Ok(())
     }

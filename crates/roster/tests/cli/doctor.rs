@@ -7,18 +7,9 @@ use serde_json::Value;
 use std::process::Command;
 
 fn doctor(database_url: &str, extra: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_roster"))
-        .args(["doctor", "--database-url", database_url, "--default-region", "DE"])
-        .args(extra)
-        .env_remove("ROSTER_CONFIG")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "roster doctor {extra:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
+    let (ok, out, err) = doctor_with(database_url, extra);
+    assert!(ok, "roster doctor {extra:?}: {err}");
+    out
 }
 
 /// Stores what the released parser made of Anna's number on a US server.

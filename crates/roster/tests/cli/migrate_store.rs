@@ -2,13 +2,10 @@
 //! PostgreSQL, start `roster serve` there at the same address; the terminals carry on where
 //! they were, with their credentials and their cursors.
 
-use crate::support::{Server, User};
+use crate::support::{Server, User, wait_ready};
 use roster_server::store::postgres::testing::TestSchema;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The cursor the client's cache keeps for each group, by group id.
 fn cursors(book: &Path) -> Vec<(String, i64)> {
@@ -21,17 +18,6 @@ fn cursors(book: &Path) -> Vec<(String, i64)> {
             .await
             .unwrap()
     })
-}
-
-fn ready(address: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect(address) else {
-        return false;
-    };
-    if write!(stream, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").is_err() {
-        return false;
-    }
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).is_ok() && answer.starts_with("HTTP/1.1 200")
 }
 
 /// A `roster serve` process, killed when dropped.
@@ -116,12 +102,8 @@ fn a_sqlite_installation_moves_to_postgres_and_its_terminals_carry_on_incrementa
         .spawn()
         .unwrap();
     let mut serve = Serve(child);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !ready(&address) {
-        assert!(serve.0.try_wait().unwrap().is_none(), "the server exited");
-        assert!(Instant::now() < deadline, "the server did not become ready");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let port: u16 = address.rsplit_once(':').unwrap().1.parse().unwrap();
+    wait_ready(port, &mut serve.0);
 
     // Nothing changed: nothing to fetch, the cursor stays where it was.
     assert!(ben.ok(&["sync"]).starts_with("+0 ~0 -0"));
