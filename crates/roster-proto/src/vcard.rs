@@ -145,8 +145,12 @@ pub fn write(uid: &str, card: &CardView, version: VcardVersion, extras: &Extras)
     if let Some(note) = &card.note {
         entries.push(text(VCardProperty::Note, note));
     }
+    // Image bytes are never UTF-8 text (JPEG and PNG open with bytes no UTF-8 text can), and
+    // calcard reads UTF-8 bytes after `ENCODING=b` back as a text value, not a binary: such a
+    // "photo" is no image and could not come back as itself, so it is not written.
     if let Some(photo) = &card.photo
         && let Ok(bytes) = STANDARD.decode(&photo.data)
+        && std::str::from_utf8(&bytes).is_err()
     {
         if v4 {
             // A URI value: written as is, so the comma after `base64` stays unescaped.
@@ -531,6 +535,34 @@ mod tests {
         );
         assert!(parse_all("no vcard here\n").is_err());
         assert!(parse_all("BEGIN:VCALENDAR\nEND:VCALENDAR\n").is_err());
+    }
+
+    // Found by the fuzzer: bytes that are UTF-8 text went out as a 3.0 `ENCODING=b` photo,
+    // came back as a text value (calcard's reading), and the card changed on the next trip.
+    #[test]
+    fn a_photo_that_is_text_is_not_written_so_every_round_trip_is_stable() {
+        let text = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:uid-2\r\nFN:Ben\r\n\
+            PHOTO:data:data:image/jpeg:image/jpeOLIT-YEAR=1604:1--2406209\r\nEND:VCARD\r\n";
+        let parsed = parse_one(text).unwrap();
+        for version in [VcardVersion::V3, VcardVersion::V4] {
+            let mut view = CardView {
+                formatted_name: Some("Ben".into()),
+                ..CardView::default()
+            };
+            view.photo = Some(Photo {
+                media_type: "image/jpeg".into(),
+                data: parsed.card.photo.clone().unwrap_or_default(),
+            });
+            let first = round_trip(&view, version);
+            assert_eq!(first.card.photo, None, "{version:?}");
+            let written = write("uid-2", &view, version, &Extras::default());
+            assert!(!written.contains("PHOTO"), "{version:?}: {written}");
+        }
+        // A real image (JPEG's first bytes) still goes both ways.
+        for version in [VcardVersion::V3, VcardVersion::V4] {
+            let photo = round_trip(&anna(), version).card.photo.unwrap();
+            assert!(photo.ends_with(&anna().photo.unwrap().data), "{version:?}: {photo}");
+        }
     }
 
     proptest! {
