@@ -9,7 +9,7 @@ use crate::domain::{Roster, Settings};
 use crate::http::serve::{self, ListenLimits};
 use crate::http::{self, AppState, HttpSettings};
 use crate::push::Dispatcher;
-use crate::store::{Backend, Database, Migrate};
+use crate::store::{Backend, Database, Migrate, backup};
 use anyhow::Context;
 use axum::Router;
 use std::future::Future;
@@ -25,12 +25,20 @@ pub struct Application {
     limits: ListenLimits,
     metrics: Option<(TcpListener, Router)>,
     roster: Arc<Roster>,
+    backups: Option<(Database, String, backup::Schedule)>,
 }
 
 impl Application {
     /// Opens the database (running migrations), binds the listen address and assembles the
     /// routes.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // An upgrade's migrations change the only copy of everyone's data: keep it as it was.
+        if let Some(path) = backup::before_migrations(&config.database_url, &config.backup_dir)
+            .await
+            .context("cannot back up the database before migrating it")?
+        {
+            tracing::info!(backup = %path.display(), "database backed up before its migrations");
+        }
         let database = Database::open(&config.database_url, &config.database, Migrate::Yes).await?;
         Self::build_on(config, database).await
     }
@@ -48,6 +56,10 @@ impl Application {
         let bus = open_bus(&config).await?;
         let readiness = Arc::new(http::ready::Readiness::new(database.clone()));
         let roster = Arc::new(Roster::new(database.store(), bus, settings));
+        let backups = config
+            .backup
+            .clone()
+            .map(|schedule| (database.clone(), config.database_url.clone(), schedule));
         // Created on the first start and kept in the database: clients bind their push
         // subscriptions to this VAPID key.
         roster
@@ -92,6 +104,7 @@ impl Application {
             limits: config.listen_limits,
             metrics,
             roster,
+            backups,
         })
     }
 
@@ -128,6 +141,9 @@ impl Application {
         let hub = tokio::spawn(self.roster.clone().run_hub());
         let pushes = tokio::spawn(dispatcher.run());
         tracing::info!(address = %self.local_addr(), "roster is listening");
+        let backups = self
+            .backups
+            .map(|(database, url, schedule)| tokio::spawn(run_backups(database, url, schedule)));
         let streams = self.roster.clone();
         let shutdown = async move {
             shutdown.await;
@@ -148,9 +164,28 @@ impl Application {
             metrics.abort();
         }
         upkeep.abort();
+        if let Some(backups) = backups {
+            backups.abort();
+        }
         hub.abort();
         pushes.abort();
         served.context("the HTTP server failed")
+    }
+}
+
+/// Takes the scheduled backups: looks every minute whether one is due (the database says
+/// when the last was taken, by whichever instance), so a restart neither skips nor repeats one.
+async fn run_backups(database: Database, url: String, schedule: backup::Schedule) {
+    let mut every = tokio::time::interval(Duration::from_secs(60).min(schedule.every));
+    loop {
+        every.tick().await;
+        match backup::scheduled(&database, &url, &schedule).await {
+            Ok(Some(made)) => {
+                tracing::info!(backup = %made.path.display(), bytes = made.bytes, "scheduled backup taken")
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = format!("{e:#}"), "the scheduled backup failed"),
+        }
     }
 }
 

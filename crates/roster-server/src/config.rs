@@ -7,6 +7,7 @@ use crate::domain::password::PasswordSettings;
 use crate::domain::phone::Region;
 use crate::domain::push::{PushOrigin, default_push_origins};
 use crate::http::serve::ListenLimits;
+use crate::store::backup::{Schedule, parse_every};
 use crate::store::{Backend, DatabaseSettings};
 use anyhow::{Context, bail};
 use serde::Deserialize;
@@ -78,6 +79,17 @@ pub struct ServeArgs {
     /// Bearer token that `/metrics` asks for [default: none; the endpoint is open].
     #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+    /// Take a backup this often while serving: a number and a unit, `30m`, `6h`, `1d`
+    /// [default: none].
+    #[arg(long, env = "ROSTER_BACKUP_EVERY")]
+    pub backup_every: Option<String>,
+    /// Scheduled backups kept; older ones are deleted [default: 7].
+    #[arg(long, env = "ROSTER_BACKUP_KEEP")]
+    pub backup_keep: Option<usize>,
+    /// Folder of scheduled backups and of those taken before migrations
+    /// [default: <data-dir>/backups].
+    #[arg(long, env = "ROSTER_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
 }
 
 /// Keys of the optional TOML file.
@@ -124,6 +136,9 @@ struct FileConfig {
     metrics_listen: Option<SocketAddr>,
     metrics_token: Option<String>,
     log_format: Option<String>,
+    backup_every: Option<String>,
+    backup_keep: Option<usize>,
+    backup_dir: Option<PathBuf>,
 }
 
 /// The validated configuration of one server.
@@ -184,6 +199,10 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Bearer token for `/metrics`, if any.
     pub metrics_token: Option<String>,
+    /// Where backups go: scheduled ones and those taken before migrations.
+    pub backup_dir: PathBuf,
+    /// The backup schedule, if any.
+    pub backup: Option<Schedule>,
 }
 
 impl Config {
@@ -217,6 +236,8 @@ impl Config {
             body_timeout: Duration::from_secs(30),
             metrics_listen: None,
             metrics_token: None,
+            backup_dir: PathBuf::from("roster-data").join("backups"),
+            backup: None,
         }
     }
 
@@ -242,6 +263,21 @@ impl Config {
         };
         Backend::of(&database_url)?;
         let mut config = Config::new(database_url);
+        config.backup_dir = args
+            .backup_dir
+            .clone()
+            .or(file.backup_dir)
+            .unwrap_or_else(|| data_dir.join("backups"));
+        let keep = args.backup_keep.or(file.backup_keep).unwrap_or(7);
+        config.backup = match args.backup_every.as_deref().or(file.backup_every.as_deref()) {
+            None => None,
+            Some(_) if keep == 0 => bail!("backup_keep must be positive"),
+            Some(every) => Some(Schedule {
+                every: parse_every(every)?,
+                keep,
+                folder: config.backup_dir.clone(),
+            }),
+        };
         config.database.max_connections = match args.database_max_connections.or(file.database_max_connections) {
             Some(0) => bail!("database_max_connections must be positive"),
             other => other,
@@ -383,6 +419,7 @@ impl Config {
     pub fn for_tests(data_dir: &Path) -> Self {
         let mut config = Config::new(format!("sqlite://{}", data_dir.join("roster.db").display()));
         config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.backup_dir = data_dir.join("backups");
         config.default_region = "DE".parse().expect("DE is a region");
         config.rates = RateSettings {
             registrations_per_hour: 10_000,
@@ -570,6 +607,58 @@ mod tests {
             let args = ServeArgs {
                 config: Some(file.clone()),
                 database_url: Some("sqlite::memory:".into()),
+                ..ServeArgs::default()
+            };
+            assert!(Config::load(&args).unwrap_err().to_string().contains(what), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_backup_schedule_comes_from_the_file_or_flags_and_is_validated() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("roster.toml");
+        std::fs::write(&file, "backup_every = \"6h\"\nbackup_keep = 3\n").unwrap();
+        let args = ServeArgs {
+            config: Some(file.clone()),
+            data_dir: Some(dir.path().join("data")),
+            ..ServeArgs::default()
+        };
+        let config = Config::load(&args).unwrap();
+        assert_eq!(
+            config.backup,
+            Some(Schedule {
+                every: Duration::from_secs(6 * 3600),
+                keep: 3,
+                folder: dir.path().join("data").join("backups"),
+            })
+        );
+        let args = ServeArgs {
+            backup_every: Some("1d".into()),
+            backup_dir: Some(dir.path().join("elsewhere")),
+            ..args
+        };
+        let config = Config::load(&args).unwrap();
+        let schedule = config.backup.unwrap();
+        assert_eq!(schedule.every, Duration::from_secs(86_400));
+        assert_eq!(schedule.folder, dir.path().join("elsewhere"));
+        assert_eq!(config.backup_dir, dir.path().join("elsewhere"));
+        // No schedule unless asked for; backups before migrations still go to the folder.
+        let plain = Config::load(&ServeArgs {
+            data_dir: Some(dir.path().join("data")),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(plain.backup, None);
+        assert_eq!(plain.backup_dir, dir.path().join("data").join("backups"));
+        for (bad, what) in [
+            ("backup_every = \"often\"\n", "backup_every"),
+            ("backup_every = \"30s\"\n", "backup_every"),
+            ("backup_every = \"1d\"\nbackup_keep = 0\n", "backup_keep"),
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let args = ServeArgs {
+                config: Some(file.clone()),
+                data_dir: Some(dir.path().join("data")),
                 ..ServeArgs::default()
             };
             assert!(Config::load(&args).unwrap_err().to_string().contains(what), "{bad}");

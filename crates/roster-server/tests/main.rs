@@ -5,6 +5,7 @@
 
 mod audience;
 mod authorization;
+mod backup;
 mod bad_input;
 mod bulk_seed;
 mod bus;

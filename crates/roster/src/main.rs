@@ -31,6 +31,12 @@ enum Command {
     /// every table and every group's directory, and commit it in one step. Stop the server
     /// first: the source is read in one snapshot and never changed.
     MigrateStore(MigrateStoreArgs),
+    /// Write a consistent copy of the whole installation to a new file while the server runs
+    /// and writes go on (a SQLite file, whatever the database).
+    Backup(BackupArgs),
+    /// Restore a backup into an empty data folder or database. Every terminal then loads each
+    /// directory once more, so none keeps a change the backup does not have.
+    Restore(RestoreArgs),
     #[command(flatten)]
     Client(client::Command),
 }
@@ -55,6 +61,63 @@ struct MigrateStoreArgs {
     /// and all.
     #[arg(long, value_name = "URL")]
     to: String,
+}
+
+/// `roster backup`: the server's settings and the file to write.
+#[derive(Debug, clap::Args)]
+struct BackupArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// The new file to write (never overwritten).
+    #[arg(long, value_name = "FILE")]
+    to: std::path::PathBuf,
+}
+
+/// `roster restore`: the backup and the server's settings (the empty database to fill).
+#[derive(Debug, clap::Args)]
+struct RestoreArgs {
+    /// A file written by `roster backup` or by the server's schedule.
+    #[arg(value_name = "FILE")]
+    file: std::path::PathBuf,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+async fn backup(args: BackupArgs, json: bool) -> anyhow::Result<()> {
+    let config = Config::load(&args.serve)?;
+    let database = roster_server::store::Database::open(
+        &config.database_url,
+        &config.database,
+        roster_server::store::Migrate::No,
+    )
+    .await?;
+    let made = roster_server::store::backup::backup(&database, &config.database_url, &args.to).await?;
+    if json {
+        println!("{}", serde_json::json!(made));
+    } else {
+        println!(
+            "backed up {} accounts and {} groups to {} ({} bytes)",
+            made.accounts,
+            made.groups,
+            made.path.display(),
+            made.bytes
+        );
+    }
+    Ok(())
+}
+
+async fn restore(args: RestoreArgs, json: bool) -> anyhow::Result<()> {
+    let config = Config::load(&args.serve)?;
+    let restored = roster_server::store::backup::restore(&args.file, &config.database_url).await?;
+    if json {
+        println!("{}", serde_json::json!(restored));
+    } else {
+        println!(
+            "restored {} accounts and {} groups into {}; every terminal will load its directories once more",
+            restored.accounts, restored.groups, restored.database
+        );
+    }
+    Ok(())
 }
 
 async fn migrate_store(args: MigrateStoreArgs, json: bool) -> anyhow::Result<()> {
@@ -164,6 +227,8 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve(args).await,
         Command::Doctor(args) => doctor(args, cli.json).await,
         Command::MigrateStore(args) => migrate_store(args, cli.json).await,
+        Command::Backup(args) => backup(args, cli.json).await,
+        Command::Restore(args) => restore(args, cli.json).await,
         Command::Client(command) => client::run(command, cli.json).await,
     };
     match result {

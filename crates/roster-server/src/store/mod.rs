@@ -11,6 +11,7 @@
 //! [`Database`] opens the backend a URL names, for the server and for operations tooling
 //! (`roster doctor`), which also asks it about its migrations and write permission.
 
+pub mod backup;
 pub mod bulk;
 pub mod migrate;
 pub mod postgres;

@@ -4,6 +4,7 @@
 // A failed unwrap is a failed test here, with its location: exactly what a test should do.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod backup;
 mod carddav;
 mod doctor;
 mod errors;

@@ -27,6 +27,11 @@ use time::OffsetDateTime;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
+/// A SQLite database's applied migrations (versions) against this build's.
+pub(crate) fn migrations_of(applied: &[i64]) -> Migrations {
+    Migrations::compare(&MIGRATOR, applied)
+}
+
 /// A store in one SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
