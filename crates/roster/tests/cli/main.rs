@@ -6,6 +6,7 @@
 
 mod backup;
 mod carddav;
+mod crash;
 mod doctor;
 mod errors;
 mod instances;

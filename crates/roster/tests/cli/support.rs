@@ -284,3 +284,71 @@ pub fn wait_ready(port: u16, child: &mut Child) {
     }
     panic!("the server did not become ready");
 }
+
+/// An HTTP answer: status and body (de-chunked).
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// One HTTP/1.1 request on a connection of its own.
+pub fn http(base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Answer {
+    let address = base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).unwrap();
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8(raw[..end].to_vec()).unwrap();
+    let body = &raw[end + 4..];
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let chunked = head
+        .lines()
+        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.contains("chunked"));
+    let body = if chunked { unchunk(body) } else { body.to_vec() };
+    Answer {
+        status,
+        body: String::from_utf8(body).unwrap(),
+    }
+}
+
+/// The body of a `Transfer-Encoding: chunked` message.
+fn unchunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    loop {
+        let line = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+        let size = std::str::from_utf8(&rest[..line]).unwrap();
+        let size = usize::from_str_radix(size.split(';').next().unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return body;
+        }
+        let chunk = &rest[line + 2..];
+        body.extend_from_slice(&chunk[..size]);
+        rest = &chunk[size + 2..];
+    }
+}
+
+/// The text between the first `start` and the `end` after it.
+pub fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.find(start).unwrap_or_else(|| panic!("no {start} in {text}")) + start.len();
+    let to = from + text[from..].find(end).unwrap_or_else(|| panic!("no {end} in {text}"));
+    &text[from..to]
+}
+
+/// Limits of a public server are per client network, and every test client here is
+/// 127.0.0.1: the tests would meet them, which is not what they are about.
+pub const GENEROUS_LIMITS: &str = "\
+registrations_per_hour = 10000
+logins_per_minute = 10000
+total_logins_per_minute = 10000
+invites_per_hour = 10000
+reads_per_minute = 100000
+password_checks_per_hour = 10000
+card_writes_per_minute = 100000
+stream_connects_per_minute = 100000
+";
