@@ -9,10 +9,16 @@
 //! - `push`: changes one member's card R times and measures, per change, the delay until each
 //!   terminal has received it (p50/p99/max), and the server's RSS;
 //! - `idle`: holds the connections open and reports the server's RSS and per-connection cost;
+//! - `soak`: with the terminals connected, drives a fixed mix of directory reads, card writes,
+//!   incremental CardDAV syncs and stream connects at a fixed rate for a given time, reporting
+//!   RSS, open files and latencies every 10 s, and fails when RSS or open files grow beyond a
+//!   bound (see `soak.rs`);
 //! - `logins`: no terminals; fires N concurrent logins with made-up names at a fresh server and
 //!   reports its peak RSS, its RSS after the burst, and the answer latency p50/p99 by status.
 //!
 //! Every request goes to 127.0.0.1; every loop is bounded in count and time.
+
+mod soak;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -85,6 +91,28 @@ enum Test {
         #[arg(long, default_value_t = 5)]
         hold: u64,
     },
+    /// A fixed mix (directory reads, card writes, CardDAV syncs, stream connects) at a fixed
+    /// rate; reports every `every` seconds and fails when RSS or open files grow too much.
+    Soak {
+        /// How long, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Operations per second, all kinds together.
+        #[arg(long, default_value_t = 40)]
+        rate: u32,
+        /// Seconds between two reports (the first is the baseline of the growth checks).
+        #[arg(long, default_value_t = 10)]
+        every: u64,
+        /// Most the server's RSS may grow from the first report to the last, in MiB.
+        #[arg(long, default_value_t = 8)]
+        max_rss_growth: u64,
+        /// Most the server's open files may grow from the first report to the last.
+        #[arg(long, default_value_t = 16)]
+        max_fd_growth: u64,
+        /// CardDAV clients (app passwords of members), synced in turn.
+        #[arg(long, default_value_t = 20)]
+        phones: usize,
+    },
     /// Server memory and answer latency under concurrent logins with made-up names.
     Logins {
         /// Logins sent at once.
@@ -106,6 +134,8 @@ struct Seed {
     /// card every round and one account may hold many of the measured streams.
     config: std::path::PathBuf,
     tokens: Vec<String>,
+    /// (login, app password) of members' CardDAV clients.
+    phones: Vec<(String, String)>,
     writer_token: String,
     writer: Uuid,
     group: Uuid,
@@ -123,8 +153,8 @@ fn card(name: &str, number: u64) -> CardInput {
 }
 
 /// Seeds accounts and one group through the bulk path (one password hash for all), then
-/// `terminals` terminals spread over the members.
-async fn seed(members: usize, terminals: usize, postgres: Option<&str>) -> anyhow::Result<Seed> {
+/// `terminals` terminals and `phones` app passwords spread over the members.
+async fn seed(members: usize, terminals: usize, phones: usize, postgres: Option<&str>) -> anyhow::Result<Seed> {
     let dir = tempfile::tempdir()?;
     let mut config = Config::for_tests(dir.path());
     let schema = match postgres {
@@ -165,6 +195,14 @@ async fn seed(members: usize, terminals: usize, postgres: Option<&str>) -> anyho
             .await?;
         tokens.push(token);
     }
+    let mut app_passwords = Vec::with_capacity(phones);
+    for i in 0..phones {
+        let index = 1 + i % (seeded.accounts.len() - 1);
+        let (password, _) = roster
+            .create_terminal(seeded.accounts[index], format!("phone {i}"), TerminalKind::AppPassword)
+            .await?;
+        app_passwords.push((format!("member{index}"), password));
+    }
     let (owner, group) = (seeded.accounts[0], seeded.group);
     let callers = &seeded.accounts;
     eprintln!(
@@ -189,6 +227,7 @@ async fn seed(members: usize, terminals: usize, postgres: Option<&str>) -> anyho
         config,
         database_url,
         tokens,
+        phones: app_passwords,
         writer_token,
         writer: owner.0,
         group: group.0,
@@ -371,7 +410,11 @@ async fn main() -> anyhow::Result<()> {
     if instances > 1 && cli.postgres.is_none() {
         bail!("--instances {instances} needs --postgres: instances share their database and bus");
     }
-    let seed = seed(cli.members, cli.terminals, cli.postgres.as_deref()).await?;
+    let phones = match cli.test {
+        Test::Soak { phones, .. } => phones.max(1),
+        _ => 0,
+    };
+    let seed = seed(cli.members, cli.terminals, phones, cli.postgres.as_deref()).await?;
     let settings = [
         OsStr::new("--database-url"),
         OsStr::new(&seed.database_url),
@@ -453,6 +496,33 @@ async fn main() -> anyhow::Result<()> {
     match cli.test {
         // Measured before any terminal is seeded (see above).
         Test::Logins { .. } => {}
+        Test::Soak {
+            seconds,
+            rate,
+            every,
+            max_rss_growth,
+            max_fd_growth,
+            ..
+        } => {
+            let target = soak::Target {
+                base: base.clone(),
+                pid,
+                group: seed.group,
+                sessions: seed.tokens.clone(),
+                phones: seed.phones.clone(),
+            };
+            let settings = soak::Settings {
+                seconds,
+                rate,
+                every,
+                max_rss_growth_kib: max_rss_growth * 1024,
+                max_fd_growth,
+            };
+            let outcome = soak::run(target, settings).await;
+            let _ = stop_tx.send(true);
+            drop(servers);
+            return outcome;
+        }
         Test::Idle { hold } => {
             tokio::time::sleep(Duration::from_secs(hold.min(3600))).await;
             let (rss, peak) = rss_all();
