@@ -45,6 +45,8 @@ impl Application {
 
     /// Like [`Application::build`], on a database opened by the caller (tests reach its pool).
     pub async fn build_on(config: Config, database: Database) -> anyhow::Result<Self> {
+        // The recorder first, so that the writes of the start (keys, phone checks) count.
+        let metrics_handle = http::metrics::handle();
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -75,7 +77,7 @@ impl Application {
         }
         let state = AppState {
             roster: roster.clone(),
-            metrics: http::metrics::handle(),
+            metrics: metrics_handle,
             trusted_proxies: config.trusted_proxies.clone().into(),
             metrics_token: config.metrics_token.as_deref().map(Arc::from),
             frames: Arc::default(),

@@ -156,5 +156,8 @@ async fn the_dashboard_and_the_metrics_name_the_same_series_and_the_counters_cou
     let frames = "roster_stream_frames_total";
     assert!(value(&after, frames) >= value(&before, frames) + 2.0, "{after}");
     assert!(value(&after, "roster_database_connections_max") >= 1.0);
+    // Card writes, a group, an invite: each a measured write transaction.
+    let writes = r#"roster_database_write_seconds_count{outcome="commit"}"#;
+    assert!(value(&after, writes) >= value(&before, writes) + 5.0, "{after}");
     assert!(value(&after, "roster_database_connections") >= 1.0);
 }

@@ -59,6 +59,10 @@ fn register_counters() {
     for reason in ["full", "unsent"] {
         metrics::counter!("roster_bus_dropped_total", "reason" => reason).increment(0);
     }
+    // Recorded by the store's write transactions (`store::write`).
+    for outcome in ["commit", "rollback", "error"] {
+        let _ = metrics::histogram!("roster_database_write_seconds", "outcome" => outcome);
+    }
 }
 
 /// Methods that get their own label; any other is counted as `other`.

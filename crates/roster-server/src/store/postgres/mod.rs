@@ -32,11 +32,12 @@ use crate::domain::model::{Change, ChangeKind};
 use crate::domain::ports::StoreError;
 use crate::domain::{Error, Result};
 use crate::store::rows::{change_kind_str, ts};
+use crate::store::write::Write;
 use crate::store::{Migrate, Migrations};
 use anyhow::Context;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres};
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -144,8 +145,10 @@ impl PgStore {
 
     /// A write transaction (READ COMMITTED; its invariants are kept by the locks the use case
     /// takes, see the module's documentation).
-    async fn write(&self) -> Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await.map_err(internal)
+    async fn write(&self) -> Result<Write<Postgres>> {
+        let started = std::time::Instant::now();
+        let tx = self.pool.begin().await.map_err(internal)?;
+        Ok(Write::new(tx, started))
     }
 }
 

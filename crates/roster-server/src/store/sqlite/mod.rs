@@ -17,10 +17,11 @@ use crate::domain::ids::{AccountId, GroupId};
 use crate::domain::model::{Change, ChangeKind};
 use crate::domain::{Error, Result};
 use crate::store::rows::{change_kind_str, ts};
+use crate::store::write::Write;
 use crate::store::{DatabaseSettings, Migrate, Migrations};
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -105,8 +106,10 @@ impl SqliteStore {
     }
 
     /// A write transaction, holding the database's write lock from its start.
-    async fn write(&self) -> Result<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(internal)
+    async fn write(&self) -> Result<Write<Sqlite>> {
+        let started = std::time::Instant::now();
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(internal)?;
+        Ok(Write::new(tx, started))
     }
 }
 
