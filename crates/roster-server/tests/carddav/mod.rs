@@ -2,6 +2,7 @@
 //! asserting on status lines, headers and the XML and vCards that come back.
 
 mod interop;
+mod listings;
 mod many_properties;
 mod paging;
 

@@ -34,6 +34,22 @@ impl ListingKey {
                 .collect(),
         }
     }
+
+    /// When `newer` is the same viewer's same book over the same groups (same names), each at
+    /// this listing's version or later: this listing's version of each group, in order.
+    /// Then `newer`'s listing is this one with the people changed in between read again.
+    pub(super) fn versions_before(&self, newer: &ListingKey) -> Option<Vec<i64>> {
+        if self.viewer != newer.viewer || self.book != newer.book || self.groups.len() != newer.groups.len() {
+            return None;
+        }
+        self.groups
+            .iter()
+            .zip(&newer.groups)
+            .map(|((group, version, name), (newer_group, newer_version, newer_name))| {
+                (group == newer_group && name == newer_name && version <= newer_version).then_some(*version)
+            })
+            .collect()
+    }
 }
 
 /// The books most recently listed whole, by the state they were read in. A first sync lists a
@@ -57,6 +73,16 @@ impl Listings {
         kept.iter()
             .find(|(k, _, _)| k == key)
             .map(|(_, cards, _)| Arc::clone(cards))
+    }
+
+    /// The viewer's kept listing of `book`, in whatever state it was read (at most one is
+    /// kept per viewer and book).
+    pub(super) fn latest(&self, viewer: AccountId, book: Book) -> Option<(ListingKey, Arc<[BookCard]>)> {
+        let kept = self.0.lock().ok()?;
+        kept.iter()
+            .rev()
+            .find(|(k, _, _)| k.viewer == viewer && k.book == book)
+            .map(|(key, cards, _)| (key.clone(), Arc::clone(cards)))
     }
 
     /// Keeps a listing, forgetting the oldest ones beyond the count and size limits.

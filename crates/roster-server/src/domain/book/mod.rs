@@ -24,10 +24,12 @@ use super::error::{Error, Result};
 use super::ids::{AccountId, GroupId};
 use super::model::{DirectorySearch, Group, Membership, StoredCard};
 use super::share_policy::ShareFields;
+use super::sync::Tail;
 use super::terminal::Caller;
 use cache::ListingKey;
 use merge::Merged;
 use roster_proto::api::{CardView, DirectorySettings};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use token::{Mark, Marks, Token};
 use uuid::Uuid;
@@ -225,9 +227,51 @@ impl Roster {
         if let Some(cards) = self.listings.get(&key) {
             return Ok(cards);
         }
-        let cards: Arc<[BookCard]> = self.read_book(caller, scope).await?.into();
+        let cards: Arc<[BookCard]> = match self.listing_after_changes(caller, scope, &key).await? {
+            Some(cards) => cards.into(),
+            None => self.read_book(caller, scope).await?.into(),
+        };
         self.listings.put(key, Arc::clone(&cards));
         Ok(cards)
+    }
+
+    /// The book's listing made from the viewer's kept one of an earlier state: only the people
+    /// changed since (from the groups' logs) are read again. This is the first listing after a
+    /// change, which every phone of every member asks for: its cost follows the changes, not
+    /// the book. `None` when no kept listing leads here (another set of groups, a renamed
+    /// group, a log that no longer reaches it) or when so much changed that reading the whole
+    /// book costs as little.
+    async fn listing_after_changes(
+        &self,
+        caller: &Caller,
+        scope: &Scope,
+        key: &ListingKey,
+    ) -> Result<Option<Vec<BookCard>>> {
+        let Some((kept_key, kept)) = self.listings.latest(caller.account.id, scope.book) else {
+            return Ok(None);
+        };
+        let Some(since) = kept_key.versions_before(key) else {
+            return Ok(None);
+        };
+        let mut changed = BTreeSet::new();
+        for ((group, _), since) in scope.groups.iter().zip(since) {
+            match self.changed_since(group, since, Tail::Whole).await? {
+                Some(log) => changed.extend(log.subjects.into_iter().map(|(subject, _)| subject)),
+                None => return Ok(None),
+            }
+        }
+        // The viewer's own card is never in their book.
+        changed.remove(&caller.account.id);
+        if changed.len() > kept.len() / 4 + 64 {
+            return Ok(None);
+        }
+        let subjects: Vec<AccountId> = changed.iter().copied().collect();
+        let fresh = self.cards_in_scope(scope, &subjects).await?;
+        let mut cards: Vec<BookCard> = Vec::with_capacity(kept.len() + fresh.len());
+        cards.extend(kept.iter().filter(|c| !changed.contains(&c.subject)).cloned());
+        cards.extend(fresh.into_iter().filter_map(|(_, card)| card));
+        cards.sort_unstable_by_key(|c| c.subject);
+        Ok(Some(cards))
     }
 
     /// Reads and merges every card of a book's groups.
