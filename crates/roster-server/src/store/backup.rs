@@ -90,6 +90,7 @@ pub async fn backup(database: &Database, database_url: &str, to: &Path) -> anyho
                     .with_context(|| format!("cannot copy {} into a backup", redacted(database_url)))?;
             }
         }
+        self_contained(&partial).await?;
         let backup = inspect(&partial).await?;
         std::fs::rename(&partial, to).with_context(|| format!("cannot name the backup {}", to.display()))?;
         Ok(Backup {
@@ -301,6 +302,27 @@ async fn claim(database: &Database, now: OffsetDateTime, every: Duration) -> any
         .rows_affected(),
     };
     Ok(claimed == 1)
+}
+
+/// Puts a new SQLite file in rollback-journal mode, which checkpoints any write-ahead log into
+/// it: a backup is one file that can be moved, renamed and copied on its own.
+async fn self_contained(path: &Path) -> anyhow::Result<()> {
+    let mut conn = SqliteConnection::connect_with(&SqliteConnectOptions::new().filename(path))
+        .await
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode = DELETE")
+        .fetch_one(&mut conn)
+        .await?;
+    conn.close().await?;
+    if mode != "delete" {
+        bail!("{} stays in journal mode {mode}", path.display());
+    }
+    for leftover in ["-wal", "-shm"] {
+        if suffixed(path, leftover).exists() {
+            bail!("{} still has a {leftover} file", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `path` is a whole SQLite database written by a Roster this build can read,

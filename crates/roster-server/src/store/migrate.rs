@@ -577,7 +577,11 @@ pub async fn migrate_store(
         bail!("the directory of group {group} differs after the copy: nothing was committed");
     }
     write.commit().await.context("cannot commit the copy")?;
+    drop(read);
     analyze(&target).await?;
+    // A SQLite target is whole in its own file only once its log is checkpointed.
+    target.close().await;
+    source.close().await;
     Ok(Moved {
         tables: moved,
         directories: before.len(),

@@ -137,6 +137,15 @@ impl Database {
         }
     }
 
+    /// Closes every connection of the pool, waiting for them: on SQLite the last one to close
+    /// checkpoints the write-ahead log into the file.
+    pub async fn close(&self) {
+        match self {
+            Database::Sqlite(store) => store.pool().close().await,
+            Database::Postgres(store) => store.pool().close().await,
+        }
+    }
+
     /// Writes in a transaction that is rolled back: fails where writes are refused.
     pub async fn probe_write(&self) -> anyhow::Result<()> {
         match self {
