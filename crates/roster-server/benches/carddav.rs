@@ -57,6 +57,8 @@ use tower::ServiceExt;
 const RUNS: usize = 3;
 const INCREMENTAL_RUNS: usize = 20;
 const BATCH: usize = 100;
+/// Full syncs measured each after one change, the case of every polling phone.
+const AFTER_CHANGE_RUNS: usize = 5;
 
 fn card(i: usize, variant: usize) -> Card {
     common::parse_card(&CardInput {
@@ -81,6 +83,8 @@ struct Seeded {
     store: Arc<SqliteStore>,
     roster: Arc<roster_server::domain::Roster>,
     changeable: Vec<(AccountId, i64)>,
+    /// Other members, each changed once before a full sync ("the first sync after a change").
+    changed_before_sync: Vec<AccountId>,
     _dir: tempfile::TempDir,
 }
 
@@ -106,6 +110,12 @@ async fn seed(members: usize) -> Seeded {
         .iter()
         .take(INCREMENTAL_RUNS)
         .map(|m| (*m, 1))
+        .collect();
+    let changed_before_sync: Vec<AccountId> = seeded.members[1..]
+        .iter()
+        .skip(INCREMENTAL_RUNS)
+        .take(AFTER_CHANGE_RUNS)
+        .copied()
         .collect();
 
     let mut config = Config {
@@ -133,6 +143,7 @@ async fn seed(members: usize) -> Seeded {
         store,
         roster,
         changeable,
+        changed_before_sync,
         _dir: dir,
     }
 }
@@ -464,6 +475,47 @@ async fn run() {
                         "=> roster is {:.1}x faster than radicale on the cold full sync ({:.1}x on its first run)",
                         radicale_cold.as_secs_f64() / roster_cold.as_secs_f64(),
                         radicale_cold.as_secs_f64() / roster_first.as_secs_f64()
+                    );
+                    // The first full sync after one change: one card changes on each server,
+                    // then a phone lists the book and fetches every card.
+                    let mut ours = Vec::new();
+                    let mut theirs = Vec::new();
+                    for (i, member) in seeded.changed_before_sync.iter().enumerate() {
+                        seeded
+                            .store
+                            .set_card(*member, &card(i + 1, 2), 1, ShareFields::ALL, OffsetDateTime::now_utc())
+                            .await
+                            .unwrap();
+                        let started = Instant::now();
+                        client.cold_full_sync(&seeded.base, &book).await;
+                        ours.push(started.elapsed());
+                        let changed = cards[i].replace("FN:", "FN:Changed ");
+                        let put = other
+                            .http
+                            .put(format!("{}/bench/contacts/card{i}.vcf", radicale.base))
+                            .basic_auth("bench", Some("x"))
+                            .header("Content-Type", "text/vcard")
+                            .body(changed)
+                            .send()
+                            .await
+                            .unwrap();
+                        assert!(put.status().is_success(), "radicale PUT: {}", put.status());
+                        let started = Instant::now();
+                        other.cold_full_sync(&radicale.base, "/bench/contacts/").await;
+                        theirs.push(started.elapsed());
+                    }
+                    let (ours, theirs) = (median(ours), median(theirs));
+                    println!(
+                        "roster   full sync after one change, {} cards: {ours:.3?} (median of {AFTER_CHANGE_RUNS})",
+                        cards.len()
+                    );
+                    println!(
+                        "radicale full sync after one change, {} cards: {theirs:.3?} (median of {AFTER_CHANGE_RUNS})",
+                        cards.len()
+                    );
+                    println!(
+                        "=> roster is {:.1}x faster than radicale on the first full sync after a change",
+                        theirs.as_secs_f64() / ours.as_secs_f64()
                     );
                 }
                 None => println!("SKIPPED radicale comparison: radicale not found (PATH or ROSTER_RADICALE)"),
