@@ -57,6 +57,16 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10));
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections.unwrap_or(8))
+            // A write that SQLite rolled back by itself (a full disk may do that) leaves sqlx
+            // counting a transaction whose ROLLBACK then fails; that connection would answer
+            // every later BEGIN with an error. Let the queued rollback run, then keep only a
+            // connection outside any transaction.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Connection::ping(conn).await?;
+                    Ok(!sqlx::Connection::is_in_transaction(conn))
+                })
+            })
             .connect_with(options)
             .await
             .with_context(|| format!("cannot open the SQLite database {url}"))?;
