@@ -75,6 +75,26 @@ struct Cli {
     /// spread over them in turn, the writer uses the first.
     #[arg(long, global = true, default_value_t = 1)]
     instances: usize,
+    /// Run the server on these CPUs only (a `taskset` list, e.g. `0`), so that its figures
+    /// are its own: the busy time of these CPUs is then reported with each change, including
+    /// the kernel's network work that a process's own CPU time leaves out.
+    #[arg(long, global = true, value_name = "LIST")]
+    server_cpus: Option<String>,
+    /// Run this tool on these CPUs only (e.g. `1`).
+    #[arg(long, global = true, value_name = "LIST")]
+    tool_cpus: Option<String>,
+    /// Run the server in this network namespace (`ip netns exec`), reached at `--server-ip`
+    /// from `--source-ip`: across a veth pair whose receive work runs on each side's own CPUs,
+    /// the server's CPUs no longer do its terminals' TCP receive work, as on loopback. See
+    /// `crates/roster-load/netns-pair` (needs root).
+    #[arg(long, global = true, value_name = "NAME", requires_all = ["server_ip", "source_ip"])]
+    server_netns: Option<String>,
+    /// The address the server listens on and terminals connect to [default: 127.0.0.1].
+    #[arg(long, global = true, value_name = "IP")]
+    server_ip: Option<Ipv4Addr>,
+    /// The one address every terminal connects from [default: spread over `--sources`].
+    #[arg(long, global = true, value_name = "IP")]
+    source_ip: Option<Ipv4Addr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -252,6 +272,53 @@ fn rss_kib(pid: u32) -> Option<(u64, u64)> {
 }
 
 /// CPU time (user + system) a process has used, from /proc; clock ticks are 1/100 s on Linux.
+/// Busy time (all but idle and I/O wait) of the CPUs of a `taskset` list, from `/proc/stat`.
+fn cpus_busy(list: &str) -> Duration {
+    let cpus = cpu_list(list);
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: u64 = stat
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let cpu: usize = fields.next()?.strip_prefix("cpu")?.parse().ok()?;
+            cpus.contains(&cpu).then(|| {
+                let values: Vec<u64> = fields.filter_map(|f| f.parse().ok()).collect();
+                // user nice system idle iowait irq softirq steal …
+                values.iter().take(8).sum::<u64>()
+                    - values.get(3).copied().unwrap_or(0)
+                    - values.get(4).copied().unwrap_or(0)
+            })
+        })
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// The CPUs of a `taskset` list such as `0`, `0,1` or `2-3`.
+fn cpu_list(list: &str) -> Vec<usize> {
+    list.split(',')
+        .flat_map(|part| match part.split_once('-') {
+            Some((a, b)) => match (a.trim().parse::<usize>(), b.trim().parse::<usize>()) {
+                (Ok(a), Ok(b)) => (a..=b).collect(),
+                _ => Vec::new(),
+            },
+            None => part.trim().parse().into_iter().collect(),
+        })
+        .collect()
+}
+
+/// Pins every thread of this process to `cpus` (threads made later inherit it).
+fn pin_self(cpus: &str) -> anyhow::Result<()> {
+    let status = std::process::Command::new("taskset")
+        .args(["-a", "-p", "-c", cpus, &std::process::id().to_string()])
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot run taskset (util-linux)")?;
+    if !status.success() {
+        bail!("taskset could not pin this tool to CPUs {cpus}");
+    }
+    Ok(())
+}
+
 fn cpu_time(pid: &str) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
@@ -304,7 +371,13 @@ async fn terminal(
         request
             .headers_mut()
             .insert("authorization", format!("Bearer {token}").parse()?);
-        let (mut ws, _) = tokio_tungstenite::client_async(request, stream).await?;
+        // Small buffers, as the server's: tungstenite zero-fills its whole read buffer (128 KiB
+        // by default) at every read, which made this tool, not the server, the bottleneck of
+        // a fan-out to 10,000 terminals.
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(4096)
+            .write_buffer_size(1024);
+        let (mut ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await?;
         ws.send(Message::text(serde_json::to_string(&ClientFrame::Hello {
             cursors: Default::default(),
         })?))
@@ -362,6 +435,31 @@ async fn terminal(
     }
 }
 
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Appends one figure's point to the file `ROSTER_BENCH_OUT` names, if any, as the benches do
+/// (`roster-report` draws `docs/BENCHMARKS.md` from them).
+fn record(figure: &str, series: &str, x: f64, y: f64, unit: &str) {
+    use std::io::Write;
+    let Some(path) = std::env::var_os("ROSTER_BENCH_OUT") else {
+        return;
+    };
+    let line = serde_json::json!({"figure": figure, "series": series, "x": x, "y": y, "unit": unit});
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut file| writeln!(file, "{line}"));
+    if let Err(e) = written {
+        eprintln!(
+            "cannot record a result in {}: {e}",
+            std::path::Path::new(&path).display()
+        );
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -399,6 +497,10 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     let bin = server_bin(cli.server_bin.clone())?;
+    if let Some(cpus) = &cli.tool_cpus {
+        pin_self(cpus)?;
+    }
+    let pinned = cli.server_cpus.clone();
     if let Test::Logins { count, ordinary } = cli.test {
         let wanted = (count as u64) * 2 + 1024;
         if rlimit::increase_nofile_limit(wanted).unwrap_or(soft) < wanted {
@@ -423,8 +525,16 @@ async fn main() -> anyhow::Result<()> {
     ];
     let mut servers = Vec::with_capacity(instances);
     for _ in 0..instances {
-        let address = SocketAddr::from(([127, 0, 0, 1], free_port()?));
-        let (server, pid, base) = start_server(&bin, address, &settings).await?;
+        let address = match cli.server_ip {
+            // A port free here is as good a guess as any inside the server's namespace.
+            Some(ip) => SocketAddr::from((ip, free_port()?)),
+            None => SocketAddr::from(([127, 0, 0, 1], free_port()?)),
+        };
+        let place = Placement {
+            cpus: pinned.as_deref(),
+            netns: cli.server_netns.as_deref(),
+        };
+        let (server, pid, base) = start_server(&bin, address, &settings, place).await?;
         servers.push((server, pid, base, address));
     }
     let pids: Vec<u32> = servers.iter().map(|s| s.1).collect();
@@ -441,7 +551,9 @@ async fn main() -> anyhow::Result<()> {
     let gate = Arc::new(Semaphore::new(cli.concurrency.max(1)));
     let started = Instant::now();
     for (i, token) in seed.tokens.iter().enumerate() {
-        let source = Ipv4Addr::new(127, 0, 0, 1 + (i % usize::from(cli.sources.max(1))) as u8);
+        let source = cli
+            .source_ip
+            .unwrap_or_else(|| Ipv4Addr::new(127, 0, 0, 1 + (i % usize::from(cli.sources.max(1))) as u8));
         let permit = gate.clone().acquire_owned().await?;
         let (reports, stop, token, writer) = (reports_tx.clone(), stop.clone(), token.clone(), seed.writer);
         let server_addr = addresses[i % addresses.len()];
@@ -538,6 +650,7 @@ async fn main() -> anyhow::Result<()> {
             let server_cpu_all = || pids.iter().map(|pid| cpu_time(&pid.to_string())).sum::<Duration>();
             for round in 1..=rounds.min(1000) {
                 let (server_cpu, tool_cpu) = (server_cpu_all(), cpu_time("self"));
+                let cores_busy = pinned.as_deref().map(cpus_busy);
                 let sent = Instant::now();
                 let response = client
                     .put(format!("{base}/api/v1/me/card"))
@@ -545,6 +658,7 @@ async fn main() -> anyhow::Result<()> {
                     .json(&card("Member 0", 9_000_000 + round as u64))
                     .send()
                     .await?;
+                let answered = sent.elapsed();
                 if !response.status().is_success() {
                     bail!("card change refused: {}", response.status());
                 }
@@ -562,19 +676,29 @@ async fn main() -> anyhow::Result<()> {
                 }
                 latencies.sort();
                 println!(
-                    "change {round}: delivered to {}/{synced} terminals; p50 {:.1?}, p99 {:.1?}, max {:.1?}; \
-                     CPU used meanwhile: server {:?}, this tool {:?}",
+                    "change {round}: answered in {answered:.1?}, delivered to {}/{synced} terminals; first {:.1?}, \
+                     p50 {:.1?}, p99 {:.1?}, max {:.1?}; CPU used meanwhile: server {:?}, this tool {:?}",
                     latencies.len(),
+                    latencies.first().copied().unwrap_or_default(),
                     percentile(&latencies, 0.50),
                     percentile(&latencies, 0.99),
                     latencies.last().copied().unwrap_or_default(),
                     server_cpu_all().saturating_sub(server_cpu),
                     cpu_time("self").saturating_sub(tool_cpu),
                 );
+                if let (Some(before), Some(cpus)) = (cores_busy, pinned.as_deref()) {
+                    let busy = cpus_busy(cpus).saturating_sub(before);
+                    println!(
+                        "  server CPUs {cpus} busy {busy:?} ({:.1} µs per terminal, the kernel's network work included)",
+                        busy.as_secs_f64() * 1e6 / synced.max(1) as f64
+                    );
+                }
                 all.extend(latencies);
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             all.sort();
+            record("fanout", "p50", synced as f64, millis(percentile(&all, 0.50)), "ms");
+            record("fanout", "p99", synced as f64, millis(percentile(&all, 0.99)), "ms");
             let (rss, peak) = rss_all();
             println!(
                 "all {rounds} changes × {synced} terminals: p50 {:.1?}, p99 {:.1?}, max {:.1?}; server RSS {:.1} MiB (peak {:.1} MiB)",
@@ -592,14 +716,34 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Where the server runs: its CPUs and network namespace (both optional).
+#[derive(Debug, Default, Clone, Copy)]
+struct Placement<'a> {
+    cpus: Option<&'a str>,
+    netns: Option<&'a str>,
+}
+
 /// Starts `roster serve` on `address` with further `settings` and waits until it answers:
 /// the process (killed when dropped), its pid and its base URL.
 async fn start_server(
     bin: &Path,
     address: SocketAddr,
     settings: &[&OsStr],
+    place: Placement<'_>,
 ) -> anyhow::Result<(ServerProcess, u32, String)> {
-    let child = std::process::Command::new(bin)
+    // `ip netns exec` and `taskset` each exec what follows in the same process, so the pid
+    // is the server's.
+    let mut argv: Vec<&OsStr> = Vec::new();
+    if let Some(netns) = place.netns {
+        argv.extend(["ip", "netns", "exec", netns].map(OsStr::new));
+    }
+    if let Some(cpus) = place.cpus {
+        argv.extend(["taskset", "-c", cpus].map(OsStr::new));
+    }
+    argv.push(bin.as_os_str());
+    let mut command = std::process::Command::new(argv[0]);
+    command.args(&argv[1..]);
+    let child = command
         .args(["serve", "--listen", &address.to_string()])
         .args(settings)
         .env("RUST_LOG", "warn")
@@ -631,7 +775,7 @@ async fn bogus_logins(bin: &Path, count: usize, ordinary: usize) -> anyhow::Resu
         OsStr::new("--data-dir"),
         data.as_os_str(),
     ];
-    let (server, pid, base) = start_server(bin, server_addr, &settings).await?;
+    let (server, pid, base) = start_server(bin, server_addr, &settings, Placement::default()).await?;
     let idle = rss_kib(pid).map_or(0, |r| r.0);
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
     let started = Instant::now();

@@ -502,6 +502,17 @@ impl Roster {
     }
 }
 
+/// Wakes a connection when its feed has something to poll (see [`Feed::signal`]).
+pub struct Signal(Arc<ConnState>);
+
+impl Signal {
+    /// Completes once something arrived since the last poll (a wake that came before this
+    /// was made is kept, not lost).
+    pub fn arrived(&self) -> tokio::sync::futures::Notified<'_> {
+        self.0.notify.notified()
+    }
+}
+
 /// One connected terminal's view of its groups.
 pub struct Feed {
     roster: Arc<Roster>,
@@ -536,6 +547,12 @@ impl Feed {
     /// Waits until something arrived for this feed; then call [`Feed::poll`].
     pub async fn changed(&self) {
         self.state.notify.notified().await;
+    }
+
+    /// What [`Feed::changed`] waits on, held apart from the feed: a connection keeps one
+    /// waiting future across its loop instead of making (and unlinking) one per turn.
+    pub fn signal(&self) -> Signal {
+        Signal(self.state.clone())
     }
 
     /// What arrived since the last poll, in the order the terminal must apply it.
