@@ -13,11 +13,19 @@
 //! `ROSTER_BENCH_ACCOUNTS`, `ROSTER_BENCH_GROUP` and `ROSTER_BENCH_WRITE_SECONDS` change the
 //! sizes (defaults 1,000,000, 100,000 and 10); `ROSTER_BENCH_ONLY=sqlite` or `postgres`
 //! measures one backend.
+//!
+//! `ROSTER_BENCH_SIZES=100,1000,10000,100000` measures instead the reads and the one-change
+//! read at each group size (each in a database of its own, of as many accounts as members
+//! unless `ROSTER_BENCH_ACCOUNTS` asks for more), with no write test: the curves of
+//! `docs/BENCHMARKS.md` (`roster-report run`). With `ROSTER_BENCH_OUT` set, every figure is
+//! also appended to that file as a JSON line (`group-size-directory`, `group-size-changes`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common/card.rs"]
 mod card;
+#[path = "common/out.rs"]
+mod out;
 
 use roster_proto::api::{CardInput, PhoneInput, TerminalKind};
 use roster_server::app::settings;
@@ -134,7 +142,12 @@ fn ms(d: Duration) -> String {
     format!("{:.3} ms", d.as_secs_f64() * 1000.0)
 }
 
-async fn reads(s: &Seeded, members: usize) {
+/// Appends a figure's point, in milliseconds, to `ROSTER_BENCH_OUT` (when set).
+fn record(figure: &str, series: &str, members: usize, d: Duration) {
+    out::record(figure, series, members as f64, d.as_secs_f64() * 1000.0, "ms");
+}
+
+async fn reads(name: &str, s: &Seeded, members: usize) {
     let first = median(31, || async {
         let page = s
             .roster
@@ -145,6 +158,12 @@ async fn reads(s: &Seeded, members: usize) {
     })
     .await;
     println!("  directory first page (100 cards): {}", ms(first));
+    record(
+        "group-size-directory",
+        &format!("{name}, first page (100 cards)"),
+        members,
+        first,
+    );
     let whole = median(3, || async {
         let mut cursor: Option<String> = None;
         let mut cards = 0;
@@ -167,6 +186,12 @@ async fn reads(s: &Seeded, members: usize) {
         "  whole directory to a new terminal ({} cards, pages of 1000): {}",
         members - 1,
         ms(whole)
+    );
+    record(
+        "group-size-directory",
+        &format!("{name}, whole directory"),
+        members,
+        whole,
     );
 }
 
@@ -209,13 +234,16 @@ async fn writes(instances: &[Arc<Roster>], s: &Seeded, seconds: u64) -> f64 {
 async fn backend(name: &str, url: &str, small_url: &str, accounts: usize, members: usize, seconds: u64) {
     println!("{name}");
     let big = seed(url, accounts, members).await;
-    reads(&big, members).await;
+    reads(name, &big, members).await;
     let small = seed(small_url, 100, 100).await;
+    let (at_big, at_small) = (incremental(&big).await, incremental(&small).await);
     println!(
         "  1-change incremental read: {} at {members} members, {} at 100 members",
-        ms(incremental(&big).await),
-        ms(incremental(&small).await)
+        ms(at_big),
+        ms(at_small)
     );
+    record("group-size-changes", name, 100, at_small);
+    record("group-size-changes", name, members, at_big);
     let one = writes(&[Arc::new(instance(url).await)], &big, seconds).await;
     println!("  card writes, 8 writers, one instance: {one:.0}/s");
     if name == "PostgreSQL" {
@@ -225,11 +253,30 @@ async fn backend(name: &str, url: &str, small_url: &str, accounts: usize, member
     }
 }
 
+/// The reads and the one-change read at each group size of `sizes`, each group in a database
+/// of its own made by `url(size)`.
+async fn sweep(name: &str, url: impl Fn(usize) -> String, accounts: Option<usize>, sizes: &[usize]) {
+    println!("{name}");
+    for &members in sizes {
+        let seeded = seed(&url(members), accounts.unwrap_or(members).max(members), members).await;
+        reads(name, &seeded, members).await;
+        let one = incremental(&seeded).await;
+        println!("  1-change incremental read at {members} members: {}", ms(one));
+        record("group-size-changes", name, members, one);
+    }
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter or `--list` from the harness is ignored.
     let accounts = env_or("ROSTER_BENCH_ACCOUNTS", 1_000_000);
     let members = env_or("ROSTER_BENCH_GROUP", 100_000).min(accounts);
     let seconds = env_or("ROSTER_BENCH_WRITE_SECONDS", 10) as u64;
+    let sizes: Option<Vec<usize>> = std::env::var("ROSTER_BENCH_SIZES").ok().map(|s| {
+        s.split(',')
+            .filter_map(|n| n.trim().parse().ok())
+            .filter(|n| *n >= 2)
+            .collect()
+    });
     if std::env::args().any(|a| a == "--list") {
         return;
     }
@@ -241,6 +288,31 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
         let only = std::env::var("ROSTER_BENCH_ONLY").unwrap_or_default();
+        if let Some(sizes) = &sizes {
+            let wanted = std::env::var("ROSTER_BENCH_ACCOUNTS").ok().and_then(|v| v.parse().ok());
+            if only != "postgres" {
+                sweep("SQLite", |n| sqlite(&format!("sweep-{n}.db")), wanted, sizes).await;
+            }
+            if only == "sqlite" {
+                return;
+            }
+            let mut schemas = Vec::new();
+            for &n in sizes {
+                match TestSchema::from_env(&format!("scale_{n}")).await {
+                    Some(schema) => schemas.push((n, schema)),
+                    None => {
+                        println!("PostgreSQL: not measured");
+                        return;
+                    }
+                }
+            }
+            let url = |n: usize| {
+                let found = schemas.iter().find(|(size, _)| *size == n);
+                found.map(|(_, schema)| schema.url().to_string()).unwrap_or_default()
+            };
+            sweep("PostgreSQL", url, wanted, sizes).await;
+            return;
+        }
         if only != "postgres" {
             backend(
                 "SQLite",
