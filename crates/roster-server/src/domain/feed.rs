@@ -474,7 +474,8 @@ impl Roster {
         let (id, state) = self.hub.register(caller.account.id, caller.terminal.id);
         let mut feed = Feed {
             roster: self.clone(),
-            caller,
+            account: caller.account.id,
+            terminal: caller.terminal.id,
             id,
             state,
             groups: HashMap::new(),
@@ -516,7 +517,10 @@ impl Signal {
 /// One connected terminal's view of its groups.
 pub struct Feed {
     roster: Arc<Roster>,
-    caller: Caller,
+    /// Whose feed it is: only ids are kept, since every idle terminal holds one.
+    account: AccountId,
+    /// The terminal it serves.
+    terminal: TerminalId,
     id: u64,
     state: Arc<ConnState>,
     groups: HashMap<GroupId, Tracked>,
@@ -532,16 +536,16 @@ struct Tracked {
 impl std::fmt::Debug for Feed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Feed")
-            .field("terminal", &self.caller.terminal.id)
+            .field("terminal", &self.terminal)
             .field("groups", &self.groups.len())
             .finish()
     }
 }
 
 impl Feed {
-    /// The caller this feed serves.
-    pub fn caller(&self) -> &Caller {
-        &self.caller
+    /// The account this feed serves.
+    pub fn account(&self) -> AccountId {
+        self.account
     }
 
     /// Waits until something arrived for this feed; then call [`Feed::poll`].
@@ -556,15 +560,44 @@ impl Feed {
     }
 
     /// What arrived since the last poll, in the order the terminal must apply it.
+    ///
+    /// The common case, batches that follow on from what the terminal holds, is answered
+    /// without reading anything; only the rest reads the store, in a future of its own on the
+    /// heap, so that a connection waiting for its next change holds a small future.
     pub async fn poll(&mut self) -> Result<Vec<FeedItem>> {
-        let inbox = match self.state.inbox.lock() {
+        let mut inbox = match self.state.inbox.lock() {
             Ok(mut inbox) => std::mem::take(&mut *inbox),
             Err(_) => return Err(Error::Internal(anyhow::anyhow!("feed inbox poisoned"))),
         };
         if let Some(reason) = inbox.closed {
             return Ok(vec![FeedItem::Closed(reason)]);
         }
+        if inbox.membership || inbox.overflowed || !inbox.requests.is_empty() {
+            return Box::pin(self.poll_store(inbox, Vec::new())).await;
+        }
         let mut items = Vec::new();
+        while let Some(batch) = inbox.batches.pop_front() {
+            let Some(tracked) = self.groups.get_mut(&batch.group) else {
+                continue;
+            };
+            let Some(cursor) = batch.cursor else { continue };
+            if cursor <= tracked.cursor {
+                continue; // already applied (a catch-up went further)
+            }
+            if batch.from != tracked.cursor {
+                // A gap: catch up from the log, then go on with what is left.
+                inbox.batches.push_front(batch);
+                return Box::pin(self.poll_store(inbox, items)).await;
+            }
+            tracked.cursor = cursor;
+            items.push(FeedItem::Changes(batch));
+        }
+        Ok(items)
+    }
+
+    /// [`Feed::poll`] when the store must be read: memberships changed, the inbox overflowed,
+    /// join requests changed, or a batch does not follow on. `items` were already taken.
+    async fn poll_store(&mut self, inbox: Inbox, mut items: Vec<FeedItem>) -> Result<Vec<FeedItem>> {
         if inbox.membership {
             self.reconcile(&mut items).await?;
         }
@@ -578,7 +611,7 @@ impl Feed {
             if !self.groups.contains_key(&group) {
                 continue;
             }
-            let membership = self.roster.store.membership(group, self.caller.account.id).await?;
+            let membership = self.roster.store.membership(group, self.account).await?;
             if membership.is_some_and(|m| m.is_admin()) {
                 items.push(FeedItem::Requests { group });
             }
@@ -604,8 +637,8 @@ impl Feed {
     /// The periodic safety net: the terminal is still valid, memberships are current, and no
     /// group is behind its version (a lost bus message delays by at most one period).
     pub async fn check(&mut self) -> Result<Vec<FeedItem>> {
-        let terminals = self.roster.store.terminals(self.caller.account.id).await?;
-        if !terminals.iter().any(|t| t.id == self.caller.terminal.id) {
+        let terminals = self.roster.store.terminals(self.account).await?;
+        if !terminals.iter().any(|t| t.id == self.terminal) {
             return Ok(vec![FeedItem::Closed(CloseReason::Revoked)]);
         }
         let mut items = Vec::new();
@@ -652,7 +685,7 @@ impl Feed {
         Ok(self
             .roster
             .store
-            .groups_of(self.caller.account.id)
+            .groups_of(self.account)
             .await?
             .into_iter()
             .filter(|(_, m)| m.is_active())
@@ -686,7 +719,7 @@ impl Feed {
     /// Brings one group up to date from the change log, with the account's current
     /// membership (re-read: a removed member gets `Left`, never data).
     async fn catch_up(&mut self, group: GroupId, items: &mut Vec<FeedItem>, always_cursor: bool) -> Result<()> {
-        let viewer = match self.roster.store.membership(group, self.caller.account.id).await? {
+        let viewer = match self.roster.store.membership(group, self.account).await? {
             Some(m) if m.is_active() => m,
             _ => {
                 if self.groups.contains_key(&group) {
@@ -759,11 +792,8 @@ impl Feed {
 
 impl Drop for Feed {
     fn drop(&mut self) {
-        self.roster.hub.unregister(
-            self.id,
-            self.caller.account.id,
-            self.caller.terminal.id,
-            self.groups.keys().copied(),
-        );
+        self.roster
+            .hub
+            .unregister(self.id, self.account, self.terminal, self.groups.keys().copied());
     }
 }
