@@ -120,8 +120,23 @@ async fn connection(client: &Client, token: &str, book: &Book, report: &mut dyn 
     if let Err(e) = send(&mut socket, &hello).await {
         return End::Retry(e, false);
     }
+    // Acknowledgements are coalesced: at most one per group every `ACK_EVERY`, carrying the
+    // latest stored cursor, so that a burst of changes costs the server one read, not one per
+    // change. A cursor is stored before it is acknowledged, so nothing is lost by waiting.
+    let mut acks = Acks::default();
     loop {
-        let text = match socket.next().await {
+        let next = tokio::select! {
+            next = socket.next() => next,
+            () = acks.due() => {
+                for ack in acks.take() {
+                    if let Err(e) = send(&mut socket, &ack).await {
+                        return End::Retry(e, true);
+                    }
+                }
+                continue;
+            }
+        };
+        let text = match next {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Close(_))) | None => return End::Retry("the server closed the stream".into(), true),
             Some(Ok(_)) => continue,
@@ -140,11 +155,54 @@ async fn connection(client: &Client, token: &str, book: &Book, report: &mut dyn 
             // back-off keeps growing; each retry resumes from the stored cursor, losing nothing.
             Err(e) => return End::Retry(e.to_string(), false),
         };
+        let reply = match reply {
+            Some(ClientFrame::Ack { group, cursor }) => {
+                acks.hold(group, cursor);
+                None
+            }
+            other => other,
+        };
         if let Some(reply) = reply
             && let Err(e) = send(&mut socket, &reply).await
         {
             return End::Retry(e, true);
         }
+    }
+}
+
+/// Longest an acknowledgement waits, gathering later cursors of its group.
+const ACK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Acknowledgements held back to be sent together (see `docs/stream.md`).
+#[derive(Debug, Default)]
+struct Acks {
+    latest: BTreeMap<Uuid, i64>,
+    due: Option<tokio::time::Instant>,
+}
+
+impl Acks {
+    /// Holds an acknowledgement; the first one held sets when they are all sent.
+    fn hold(&mut self, group: Uuid, cursor: i64) {
+        let latest = self.latest.entry(group).or_insert(cursor);
+        *latest = (*latest).max(cursor);
+        self.due.get_or_insert_with(|| tokio::time::Instant::now() + ACK_EVERY);
+    }
+
+    /// Completes when held acknowledgements are due; never while none is held.
+    async fn due(&self) {
+        match self.due {
+            Some(due) => tokio::time::sleep_until(due).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The acknowledgements to send now, one per group with its latest cursor.
+    fn take(&mut self) -> Vec<ClientFrame> {
+        self.due = None;
+        std::mem::take(&mut self.latest)
+            .into_iter()
+            .map(|(group, cursor)| ClientFrame::Ack { group, cursor })
+            .collect()
     }
 }
 

@@ -384,9 +384,25 @@ async fn terminal(
         .await?;
         let mut synced = false;
         let writer_text = writer.to_string();
+        // Acks coalesced as Roster's own terminals do (docs/stream.md): the latest cursor of a
+        // group at most once a second.
+        let mut held: Option<(Uuid, i64, tokio::time::Instant)> = None;
         loop {
+            let due = held.map(|(_, _, due)| due);
             let message = tokio::select! {
                 message = ws.next() => message,
+                () = async move {
+                    match due {
+                        Some(due) => tokio::time::sleep_until(due).await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    if let Some((group, cursor, _)) = held.take() {
+                        let ack = ClientFrame::Ack { group, cursor };
+                        ws.send(Message::text(serde_json::to_string(&ack)?)).await?;
+                    }
+                    continue;
+                }
                 _ = stop.changed() => return anyhow::Ok(()),
             };
             let Some(message) = message else {
@@ -409,8 +425,9 @@ async fn terminal(
                         synced = true;
                         let _ = reports.send(Report::Synced);
                     }
-                    let ack = ClientFrame::Ack { group, cursor };
-                    ws.send(Message::text(serde_json::to_string(&ack)?)).await?;
+                    // One group per terminal here: the seeded directory.
+                    let due = held.map_or_else(|| tokio::time::Instant::now() + Duration::from_secs(1), |h| h.2);
+                    held = Some((group, cursor, due));
                 }
                 ServerFrame::Upsert { account_id, card, .. } if synced && account_id == writer => {
                     let number = card.phones.first().map(|p| p.number.clone()).unwrap_or_default();

@@ -44,6 +44,8 @@
         .then(function (body) {
           var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
           var socket = new WebSocket(scheme + window.location.host + "/api/v1/stream?ticket=" + encodeURIComponent(body.ticket));
+          var pendingAck = 0;
+          var ackTimer = null;
           socket.onopen = function () {
             delay = 1000;
             var cursors = {};
@@ -56,7 +58,16 @@
             if (frame.type === "ping") { socket.send(JSON.stringify({ type: "pong" })); return; }
             if (frame.group !== group) { return; }
             if (frame.type === "cursor") {
-              socket.send(JSON.stringify({ type: "ack", group: group, cursor: frame.cursor }));
+              // Acknowledgements are coalesced: the latest cursor, at most once a second.
+              pendingAck = Math.max(pendingAck, frame.cursor);
+              if (!ackTimer) {
+                ackTimer = setTimeout(function () {
+                  ackTimer = null;
+                  if (socket.readyState === WebSocket.OPEN) {
+                    socket.send(JSON.stringify({ type: "ack", group: group, cursor: pendingAck }));
+                  }
+                }, 1000);
+              }
               if (frame.cursor > version) { version = frame.cursor; scheduleRefresh(); }
             } else if (frame.type === "left") {
               window.location.href = "/groups";
