@@ -668,6 +668,13 @@ async fn run() {
             "roster   incremental sync-collection after 1 change, {members} members: {took:.3?} (median of {})",
             seeded.changeable.len()
         );
+        out::record(
+            "group-size-carddav",
+            "Roster, sync-collection after 1 change",
+            members as f64,
+            took.as_secs_f64() * 1000.0,
+            "ms",
+        );
         incremental.push((members, took));
     }
     if let (Some((small, a)), Some((large, b))) = (incremental.first(), incremental.last()) {
