@@ -19,6 +19,9 @@
 //! Every request goes to 127.0.0.1; every loop is bounded in count and time.
 
 mod soak;
+// The figure recorder the benches use (`ROSTER_BENCH_OUT`, drawn by roster-report).
+#[path = "../../roster-server/benches/common/out.rs"]
+mod out;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -271,7 +274,6 @@ fn rss_kib(pid: u32) -> Option<(u64, u64)> {
     Some((field("VmRSS:")?, field("VmHWM:")?))
 }
 
-/// CPU time (user + system) a process has used, from /proc; clock ticks are 1/100 s on Linux.
 /// Busy time (all but idle and I/O wait) of the CPUs of a `taskset` list, from `/proc/stat`.
 fn cpus_busy(list: &str) -> Duration {
     let cpus = cpu_list(list);
@@ -319,6 +321,7 @@ fn pin_self(cpus: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// CPU time (user + system) a process has used, from /proc; clock ticks are 1/100 s on Linux.
 fn cpu_time(pid: &str) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
@@ -454,27 +457,6 @@ async fn terminal(
 
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
-}
-
-/// Appends one figure's point to the file `ROSTER_BENCH_OUT` names, if any, as the benches do
-/// (`roster-report` draws `docs/BENCHMARKS.md` from them).
-fn record(figure: &str, series: &str, x: f64, y: f64, unit: &str) {
-    use std::io::Write;
-    let Some(path) = std::env::var_os("ROSTER_BENCH_OUT") else {
-        return;
-    };
-    let line = serde_json::json!({"figure": figure, "series": series, "x": x, "y": y, "unit": unit});
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut file| writeln!(file, "{line}"));
-    if let Err(e) = written {
-        eprintln!(
-            "cannot record a result in {}: {e}",
-            std::path::Path::new(&path).display()
-        );
-    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -714,8 +696,8 @@ async fn main() -> anyhow::Result<()> {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
             all.sort();
-            record("fanout", "p50", synced as f64, millis(percentile(&all, 0.50)), "ms");
-            record("fanout", "p99", synced as f64, millis(percentile(&all, 0.99)), "ms");
+            out::record("fanout", "p50", synced as f64, millis(percentile(&all, 0.50)), "ms");
+            out::record("fanout", "p99", synced as f64, millis(percentile(&all, 0.99)), "ms");
             let (rss, peak) = rss_all();
             println!(
                 "all {rounds} changes × {synced} terminals: p50 {:.1?}, p99 {:.1?}, max {:.1?}; server RSS {:.1} MiB (peak {:.1} MiB)",

@@ -1,7 +1,7 @@
 //! Figures as JSON lines, for tools that draw or compare them across runs: when
 //! `ROSTER_BENCH_OUT` names a file, each [`record`] appends one object to it. A benchmark
 //! includes this file as a module of its own (`#[path = "common/out.rs"] mod out;`), so that
-//! benchmarks that record nothing do not carry it. Writing a figure must never fail a
+//! benchmarks that record nothing do not carry it; `roster-load` includes it too. Writing a figure must never fail a
 //! benchmark run: an I/O error is only reported on stderr.
 
 use serde::Serialize;

@@ -528,6 +528,16 @@ pub struct Feed {
     scope: Option<std::collections::HashSet<GroupId>>,
 }
 
+/// What a hub batch is to a feed (see [`Feed::follow`]).
+enum Follow {
+    /// Not for this feed, or already applied.
+    Skip,
+    /// The next batch of its group: send it.
+    Apply,
+    /// Something is missing before it: catch up from the log.
+    Gap,
+}
+
 struct Tracked {
     cursor: i64,
     acked: i64,
@@ -577,22 +587,36 @@ impl Feed {
         }
         let mut items = Vec::new();
         while let Some(batch) = inbox.batches.pop_front() {
-            let Some(tracked) = self.groups.get_mut(&batch.group) else {
-                continue;
-            };
-            let Some(cursor) = batch.cursor else { continue };
-            if cursor <= tracked.cursor {
-                continue; // already applied (a catch-up went further)
+            match self.follow(&batch) {
+                Follow::Skip => {}
+                Follow::Apply => items.push(FeedItem::Changes(batch)),
+                Follow::Gap => {
+                    // Catch up from the log, then go on with what is left.
+                    inbox.batches.push_front(batch);
+                    return Box::pin(self.poll_store(inbox, items)).await;
+                }
             }
-            if batch.from != tracked.cursor {
-                // A gap: catch up from the log, then go on with what is left.
-                inbox.batches.push_front(batch);
-                return Box::pin(self.poll_store(inbox, items)).await;
-            }
-            tracked.cursor = cursor;
-            items.push(FeedItem::Changes(batch));
         }
         Ok(items)
+    }
+
+    /// Whether a hub batch follows on from what the terminal holds; when it does, the group's
+    /// cursor moves to the batch's.
+    fn follow(&mut self, batch: &Batch) -> Follow {
+        let Some(tracked) = self.groups.get_mut(&batch.group) else {
+            return Follow::Skip;
+        };
+        let Some(cursor) = batch.cursor else {
+            return Follow::Skip;
+        };
+        if cursor <= tracked.cursor {
+            return Follow::Skip; // already applied (a catch-up went further)
+        }
+        if batch.from != tracked.cursor {
+            return Follow::Gap;
+        }
+        tracked.cursor = cursor;
+        Follow::Apply
     }
 
     /// [`Feed::poll`] when the store must be read: memberships changed, the inbox overflowed,
@@ -617,18 +641,10 @@ impl Feed {
             }
         }
         for batch in inbox.batches {
-            let Some(tracked) = self.groups.get_mut(&batch.group) else {
-                continue;
-            };
-            let Some(cursor) = batch.cursor else { continue };
-            if cursor <= tracked.cursor {
-                continue; // already applied (a catch-up went further)
-            }
-            if batch.from == tracked.cursor {
-                tracked.cursor = cursor;
-                items.push(FeedItem::Changes(batch));
-            } else {
-                self.catch_up(batch.group, &mut items, false).await?;
+            match self.follow(&batch) {
+                Follow::Skip => {}
+                Follow::Apply => items.push(FeedItem::Changes(batch)),
+                Follow::Gap => self.catch_up(batch.group, &mut items, false).await?,
             }
         }
         Ok(items)
